@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Install the services the test suite starts for itself: PostgreSQL 15 (initdb/pg_ctl), redis-server, and a
+# Java runtime for Spark local mode. Uses apt when running as root; otherwise says what is missing.
+set -euo pipefail
+
+need=()
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v java >/dev/null 2>&1 || need+=(default-jre-headless)
+
+if [ ${#need[@]} -eq 0 ]; then
+  echo "services: PostgreSQL, redis-server and Java are installed"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "services: missing ${need[*]}; install them (sudo apt-get install ${need[*]}) and run make test again" >&2
+  exit 1
+fi
+echo "services: installing ${need[*]} with apt"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null

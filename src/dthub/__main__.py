@@ -1,0 +1,5 @@
+"""`python -m dthub` runs the command line."""
+
+from dthub.cli import app
+
+app()

@@ -1,0 +1,107 @@
+"""Catalog entries of the roads domain: detector stations and their 5-minute observations."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from dthub.hub.classification import Level
+from dthub.hub.dataset import DatasetSpec, in_range, one_of
+
+MAX_LANES = 8
+"""Lanes per station in the PeMS 5-minute format."""
+
+UTC_TIMESTAMP = pa.timestamp("us", tz="UTC")
+
+
+def _field(name: str, type_: pa.DataType, description: str, *, nullable: bool = True) -> pa.Field:
+    return pa.field(name, type_, nullable=nullable, metadata={"description": description})
+
+
+def _lane_fields(lane: int) -> list[pa.Field]:
+    return [
+        _field(f"lane{lane}_samples", pa.int32(), f"Good samples received for lane {lane}"),
+        _field(f"lane{lane}_flow", pa.int32(), f"Vehicles in lane {lane} over the 5 minutes"),
+        _field(f"lane{lane}_occupancy", pa.float64(), f"Mean occupancy of lane {lane}, 0-1"),
+        _field(f"lane{lane}_speed_kmh", pa.float64(), f"Flow-weighted mean speed of lane {lane}"),
+        _field(f"lane{lane}_observed", pa.bool_(), f"Lane {lane} measured (true) or imputed"),
+    ]
+
+
+DETECTOR_OBSERVATIONS = DatasetSpec(
+    id="roads.detector_observations",
+    title_zh="检测器五分钟观测",
+    title_en="Detector 5-minute observations",
+    description=(
+        "Flow, occupancy and speed per detector station and 5-minute interval, across all lanes and "
+        "per lane, as reported by the detector system (Caltrans PeMS 'Station 5-Minute'). Speeds are "
+        "converted from mph to km/h; times are the start of the interval in UTC."
+    ),
+    schema=pa.schema(
+        [
+            _field("station_id", pa.int32(), "Detector station id", nullable=False),
+            _field("observed_at", UTC_TIMESTAMP, "Start of the 5-minute interval", nullable=False),
+            _field("samples", pa.int32(), "Good samples received for all lanes"),
+            _field("observed_pct", pa.float64(), "Share of lane points measured, not imputed, %"),
+            _field("total_flow", pa.int32(), "Vehicles over the 5 minutes, all lanes"),
+            _field("avg_occupancy", pa.float64(), "Mean occupancy across lanes, 0-1"),
+            _field("avg_speed_kmh", pa.float64(), "Flow-weighted mean speed across lanes, km/h"),
+            *[field for lane in range(1, MAX_LANES + 1) for field in _lane_fields(lane)],
+        ]
+    ),
+    primary_key=("station_id", "observed_at"),
+    time_column="observed_at",
+    owner="市交通运输委 路网监测中心 (road network monitoring centre)",
+    update_frequency="PT5M",
+    retention_days=None,
+    level=Level.GENERAL_2,
+    rules=(
+        in_range("observed_pct", 0, 100),
+        in_range("total_flow", 0, 10_000),
+        in_range("avg_occupancy", 0, 1),
+        in_range("avg_speed_kmh", 0, 200),
+        *[
+            rule
+            for lane in range(1, MAX_LANES + 1)
+            for rule in (
+                in_range(f"lane{lane}_occupancy", 0, 1),
+                in_range(f"lane{lane}_speed_kmh", 0, 200),
+            )
+        ],
+    ),
+)
+
+LANE_TYPES = ("CD", "CH", "FF", "FR", "HV", "ML", "OR")
+"""PeMS lane types: collector/distributor, conventional highway, freeway-freeway connector, off ramp,
+HOV, mainline, on ramp."""
+
+DETECTOR_STATIONS = DatasetSpec(
+    id="roads.detector_stations",
+    title_zh="检测器站点",
+    title_en="Detector stations",
+    description=(
+        "Detector stations as their observations describe them: district, road, direction, lane type "
+        "and the length of road each covers. The first description of a station is kept."
+    ),
+    schema=pa.schema(
+        [
+            _field("station_id", pa.int32(), "Detector station id", nullable=False),
+            _field("district", pa.int16(), "Operating district"),
+            _field("freeway", pa.int16(), "Road (freeway) number"),
+            _field("direction", pa.string(), "Direction of travel: N, S, E or W"),
+            _field("lane_type", pa.string(), "Lane type: " + ", ".join(LANE_TYPES)),
+            _field("length_mi", pa.float64(), "Length of road the station covers, miles (PeMS)"),
+            _field("first_seen_at", UTC_TIMESTAMP, "First interval the station reported"),
+        ]
+    ),
+    primary_key=("station_id",),
+    time_column=None,
+    owner="市交通运输委 路网监测中心 (road network monitoring centre)",
+    update_frequency="irregular",
+    retention_days=None,
+    level=Level.GENERAL_1,
+    rules=(
+        one_of("direction", ("N", "S", "E", "W")),
+        one_of("lane_type", LANE_TYPES),
+        in_range("length_mi", 0, 100),
+    ),
+)

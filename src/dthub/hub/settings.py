@@ -1,0 +1,67 @@
+"""Settings of a hub, read from `DTHUB_*` environment variables (pydantic-settings).
+
+Units are in the names (`_s`, `_rows`). Every setting has a description; `docs/operations.md` lists them and a
+test checks that it does.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Engine = Literal["duckdb", "spark"]
+
+
+class Settings(BaseSettings):
+    """One hub's configuration. Paths are resolved against the working directory."""
+
+    model_config = SettingsConfigDict(env_prefix="DTHUB_", extra="forbid", frozen=True)
+
+    home: Path = Field(
+        default=Path("var"),
+        description="Home folder of the hub: the lake, the embedded database and locks live under it.",
+    )
+    db_url: str | None = Field(
+        default=None,
+        description=(
+            "SQLAlchemy URL of the operational store (catalog, batches, quarantine, lineage). "
+            "Default: SQLite file `<home>/hub.db`. PostgreSQL: `postgresql+psycopg://user@host:5432/db`."
+        ),
+    )
+    engine: Engine = Field(
+        default="duckdb",
+        description="Engine that runs Ibis expressions over the lake: `duckdb` (embedded) or `spark`.",
+    )
+    spark_master: str = Field(
+        default="local[2]",
+        description="Spark master URL when engine is `spark`: `local[N]` or a cluster (`spark://host:7077`).",
+    )
+    bus_url: str = Field(
+        default="memory://",
+        description="Stream bus: `memory://` (in-process asyncio) or `redis://host:6379/0` (Redis Streams).",
+    )
+    realdata: Path = Field(
+        default=Path("../shared/data"),
+        description="Real public datasets read by the demo, the real-data tests and the benchmarks.",
+    )
+    lake_file_max_rows: int = Field(
+        default=1_000_000,
+        gt=0,
+        description="Most rows written to one Parquet file of the lake; bigger partitions are split.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
+
+    @cached_property
+    def lake_dir(self) -> Path:
+        """Root of the Parquet lake: `<home>/lake/<dataset id>/date=YYYY-MM-DD/*.parquet`."""
+        return self.home / "lake"
+
+    @cached_property
+    def database_url(self) -> str:
+        """The operational store URL, defaulting to SQLite under the home folder."""
+        return self.db_url or f"sqlite:///{(self.home / 'hub.db').resolve()}"
