@@ -113,7 +113,7 @@ def figures(store: Store, dataset_ids: Iterable[str]) -> dict[str, DatasetFigure
                 select(QuarantineRow.dataset_id, func.count(QuarantineRow.id))
                 .where(QuarantineRow.status == "open", QuarantineRow.dataset_id.in_(ids))
                 .group_by(QuarantineRow.dataset_id)
-            ).tuples()
+            ).all()
         )
     result = {}
     for dataset_id in ids:

@@ -6,7 +6,6 @@ test checks that it does.
 
 from __future__ import annotations
 
-from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -56,12 +55,12 @@ class Settings(BaseSettings):
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
 
-    @cached_property
+    @property
     def lake_dir(self) -> Path:
         """Root of the Parquet lake: `<home>/lake/<dataset id>/date=YYYY-MM-DD/*.parquet`."""
         return self.home / "lake"
 
-    @cached_property
+    @property
     def database_url(self) -> str:
         """The operational store URL, defaulting to SQLite under the home folder."""
         return self.db_url or f"sqlite:///{(self.home / 'hub.db').resolve()}"
