@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -91,7 +92,7 @@ def corrupted_copy(real: Path, folder: Path) -> tuple[Path, dict[int, str]]:
     """A copy of a real file with a truncated line, a bad number, a wrong column count and an occupancy
     out of range; returns it and the expected quarantine reason per damaged line."""
     lines = real.read_text().split("\n")
-    damage = {
+    damage: dict[int, tuple[str, Callable[[str], str]]] = {
         10: ("pems.wrong_column_count", lambda line: line[: len(line) // 2]),
         20: ("pems.bad_number", lambda line: _set_field(line, 7, "2O")),
         30: ("pems.wrong_column_count", lambda line: line + ",1,2,3"),

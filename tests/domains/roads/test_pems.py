@@ -17,7 +17,9 @@ FIRST_LINE = (
 )
 
 
-def _lane(samples: int | None, flow: int | None, occupancy: float | None, mph: float | None, seen: bool):
+def _lane(
+    samples: int | None, flow: int | None, occupancy: float | None, mph: float | None, seen: bool
+) -> dict[str, object]:
     speed = None if mph is None else mph * MPH_TO_KMH
     return {"samples": samples, "flow": flow, "occupancy": occupancy, "speed_kmh": speed, "observed": seen}
 
