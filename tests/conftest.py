@@ -2,4 +2,4 @@
 
 from __future__ import annotations
 
-pytest_plugins = ("fixtures.services", "fixtures.hub")
+pytest_plugins = ("fixtures.services", "fixtures.hub", "fixtures.spark")

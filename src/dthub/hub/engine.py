@@ -1,11 +1,17 @@
 """Engines that run Ibis expressions over the lake: DuckDB (embedded) or Apache Spark.
 
 The same Ibis code runs on either (`DTHUB_ENGINE`). Both read the files the lake manifest lists, never a glob,
-and both work in UTC.
+and both work in UTC: a table read from the lake types its timestamps as UTC on either engine, and
+`to_arrow` returns the same Arrow types from both (timestamps as `timestamp[us, tz=UTC]`).
+
+Spark maps Parquet's UTC-adjusted timestamps to its session-zoned TIMESTAMP, which Ibis types as naive; the
+reader casts them back to UTC in the Ibis expression (no-op in Spark SQL), so expressions type alike on both
+engines.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -13,10 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import ibis
+import ibis.expr.datatypes as dt
 import pyarrow as pa
 
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.settings import Engine
+
+UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
+UTC_MICROS = pa.timestamp("us", tz="UTC")
+"""Arrow type of every timestamp `to_arrow` returns: the lake's, and both engines' native precision."""
 
 
 def connect(engine: Engine, *, spark_master: str = "local[2]") -> Any:
@@ -31,43 +42,78 @@ def connect(engine: Engine, *, spark_master: str = "local[2]") -> Any:
 
 
 def spark_session(master: str) -> Any:
-    """A Spark session in UTC with a private warehouse folder (local mode binds to loopback)."""
+    """A Spark session in UTC with a private warehouse folder (local mode binds to loopback).
+
+    `getOrCreate`: a process has one active session; a second call returns it."""
     from pyspark.sql import SparkSession
 
     os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     warehouse = tempfile.mkdtemp(prefix="dthub-spark-warehouse-")
-    return (
+    session = (
         SparkSession.builder.master(master)
         .appName("dthub")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.sql.warehouse.dir", warehouse)
         .config("spark.driver.bindAddress", os.environ["SPARK_LOCAL_IP"])
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .config("spark.sql.shuffle.partitions", "4")
+        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
         .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={warehouse}")
         .getOrCreate()
     )
+    session.sparkContext.setLogLevel("ERROR")
+    return session
 
 
 def read_files(con: Any, spec: DatasetSpec, files: Sequence[Path]) -> ibis.Table:
-    """The rows of `files` (Parquet of `spec`) as an Ibis table on `con`'s engine."""
-    if not files:
-        return con.create_table(_temp_name(spec), obj=spec.schema.empty_table(), temp=True, overwrite=True)
+    """The rows of `files` (Parquet of `spec`) as an Ibis table on `con`'s engine.
+
+    Each set of files gets its own view (named after the dataset and a digest of the paths), so a table
+    read earlier keeps its rows when the same dataset is read again with other files."""
     paths = [str(path) for path in files]
+    name = _view_name(spec, paths)
     if con.name == "duckdb":
-        return con.read_parquet(paths, table_name=_temp_name(spec))
+        if not paths:
+            return con.create_table(name, obj=spec.schema.empty_table(), temp=True, overwrite=True)
+        return con.read_parquet(paths, table_name=name)
     if con.name == "pyspark":
-        frame = con._session.read.parquet(*paths)
-        name = _temp_name(spec)
+        session = con._session
+        frame = session.read.parquet(*paths) if paths else session.createDataFrame(spec.schema.empty_table())
         frame.createOrReplaceTempView(name)
-        return con.table(name)
+        return _utc_timestamps(con.table(name))
     raise ValueError(f"engine {con.name!r} cannot read the lake")
 
 
 def to_arrow(expr: ibis.Expr) -> pa.Table:
-    """Execute `expr` and return Arrow, whatever the engine."""
-    return expr.to_pyarrow()
+    """Execute `expr` and return Arrow, whatever the engine, with the types of the expression's schema.
+
+    Timestamps come back as `timestamp[us, tz=UTC]`: both engines run their sessions in UTC, so a
+    timestamp the expression types as naive holds UTC wall time too."""
+    table = expr.as_table()
+    schema = _utc_schema(table.schema().to_pyarrow())
+    backend = table._find_backend()
+    if backend.name == "pyspark":
+        # Spark's own Arrow export: no detour through pandas, nulls stay nulls
+        result = backend._session.sql(backend.compile(table)).toArrow()
+    else:
+        result = table.to_pyarrow()
+    return result.rename_columns(schema.names).cast(schema)
 
 
-def _temp_name(spec: DatasetSpec) -> str:
-    return spec.id.replace(".", "__")
+def _utc_timestamps(table: ibis.Table) -> ibis.Table:
+    naive = [
+        name for name, dtype in table.schema().items() if dtype.is_timestamp() and dtype.timezone is None
+    ]
+    return table.cast(dict.fromkeys(naive, UTC_TIMESTAMP)) if naive else table
+
+
+def _utc_schema(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [field.with_type(UTC_MICROS) if pa.types.is_timestamp(field.type) else field for field in schema]
+    )
+
+
+def _view_name(spec: DatasetSpec, paths: Sequence[str]) -> str:
+    digest = hashlib.sha256("\n".join(paths).encode()).hexdigest()[:12]
+    return f"{spec.id.replace('.', '__')}__{digest}"
