@@ -1,7 +1,476 @@
-"""The `dthub` command (Typer)."""
+"""The `dthub` command (Typer): migrate the store, read the catalog, ingest files, steward the quarantine,
+trace lineage, serve the API, and build the demo.
+
+Every command opens the hub from `DTHUB_*` settings. A user's mistake ends with one line on stderr and exit
+code 2 (bad input: an unknown name, a missing file) or 1 (refused: a closed quarantine record, a replay still
+refused), never with a traceback. Tables are drawn by `dthub.console`.
+"""
 
 from __future__ import annotations
 
-import typer
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, NoReturn, TypeVar
 
-app = typer.Typer(help="dthub: digital transport hub (数字交通中枢)", no_args_is_help=True)
+import typer
+from alembic.runtime.migration import MigrationContext
+from pydantic import ValidationError
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.text import Text
+from sqlalchemy import select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from dthub import console as show
+from dthub.domains import DOMAINS
+from dthub.hub import catalog, quarantine
+from dthub.hub.adapter import Adapter
+from dthub.hub.core import Hub
+from dthub.hub.domain import Registry, UnknownName
+from dthub.hub.ingest import BatchResult, ingest_file
+from dthub.hub.settings import Settings
+from dthub.hub.tables import BatchRow, QuarantineRow
+
+T = TypeVar("T")
+
+app = typer.Typer(
+    help="数字交通中枢 dthub: the city's digital transport hub. Settings: DTHUB_* environment variables.",
+    no_args_is_help=True,
+)
+quarantine_app = typer.Typer(
+    help="隔离区 Quarantine: records the hub refused, to inspect, fix and replay, or discard.",
+    no_args_is_help=True,
+)
+app.add_typer(quarantine_app, name="quarantine")
+
+BAD_INPUT, REFUSED = 2, 1
+"""Exit codes: a mistake in the command line; an operation the hub refuses in its current state."""
+
+PEMS_SAMPLE = Path("traffic/pems_raw_scalation")
+"""The real PeMS sample of the demo, under `settings.realdata`."""
+PEMS_FILES = "d04_text_station_5min_*.csv"
+PEMS_ADAPTERS = ("pems.station_5min", "pems.stations")
+REAL_DATA_NOTE = (
+    "路网数据是真实的 Caltrans PeMS 检测器数据（加州第 4 区，US-101 北向，2022 年），目前没有任何模拟数据。\n"
+    "The road data is real Caltrans PeMS data (District 4, US-101 N, 2022); nothing is simulated yet."
+)
+
+
+# Plumbing: errors, settings, the hub
+
+
+def fail(message: str, code: int) -> NoReturn:
+    """End the command with one line on stderr."""
+    line = Text.assemble(("错误 Error: ", "bold red"), message)
+    show.make_console(stderr=True).print(line, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def load_settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        name = "_".join(str(part) for part in error["loc"]).upper()
+        fail(f"setting DTHUB_{name}: {error['msg']}", BAD_INPUT)
+
+
+@contextmanager
+def open_hub(settings: Settings) -> Iterator[Hub]:
+    """The hub, migrated to the newest schema; closed on exit."""
+    try:
+        hub = Hub.open(settings, DOMAINS)
+    except (SQLAlchemyError, OSError) as exc:
+        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        fail(f"cannot open the hub at {store_url(settings)}: {first_line}", REFUSED)
+    try:
+        yield hub
+    finally:
+        hub.close()
+
+
+def store_url(settings: Settings) -> str:
+    """The operational store URL, its password hidden."""
+    try:
+        return make_url(settings.database_url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return "an invalid DTHUB_DB_URL"
+
+
+def lookup(find: Callable[[str], T], name: str) -> T:
+    """`registry.adapter` or `registry.dataset`, an unknown name ending the command."""
+    try:
+        return find(name)
+    except UnknownName as exc:
+        fail(str(exc), BAD_INPUT)
+
+
+def registry() -> Registry:
+    """The declared domains, to check names before a hub is opened."""
+    return Registry(DOMAINS)
+
+
+# Commands
+
+
+@app.command()
+def migrate() -> None:
+    """迁移 Bring the operational store to the newest schema, and say where the store and the lake are."""
+    settings = load_settings()
+    with open_hub(settings) as hub, hub.store.engine.connect() as connection:
+        revision = MigrationContext.configure(connection).get_current_revision()
+    out = show.make_console()
+    out.print(
+        Text(f"运营库已是最新结构 The operational store is at the newest schema (revision {revision}).")
+    )
+    out.print(Text(f"运营库 Store: {store_url(settings)}"), soft_wrap=True)
+    out.print(Text(f"数据湖 Lake:  {settings.lake_dir.resolve()}"), soft_wrap=True)
+
+
+@app.command()
+def datasets(
+    domain: Annotated[str | None, typer.Option(help="Only the datasets of this domain, e.g. roads.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
+) -> None:
+    """数据目录 The catalog: each dataset with its level, rows, files, freshness and quality."""
+    known = [d.name for d in registry().domains]
+    if domain is not None and domain not in known:
+        fail(f"unknown domain {domain!r}; known: {', '.join(known)}", BAD_INPUT)
+    with open_hub(load_settings()) as hub:
+        specs = [s for s in hub.registry.datasets.values() if domain in (None, s.domain)]
+        figures = catalog.figures(hub.store, [spec.id for spec in specs])
+    if as_json:
+        typer.echo(show.to_json([show.dataset_record(s, figures[s.id]) for s in specs], indent=2))
+    else:
+        show.make_console().print(show.datasets_table(specs, figures))
+
+
+@app.command()
+def ingest(
+    paths: Annotated[
+        list[Path],
+        typer.Argument(
+            metavar="PATH", help="Files, or folders: then each file in it matching --glob, by name."
+        ),
+    ],
+    adapter_name: Annotated[
+        str, typer.Option("--adapter", "-a", help="Source adapter, e.g. pems.station_5min.")
+    ],
+    glob: Annotated[str, typer.Option(help="Files of a folder to read (a glob pattern).")] = "*",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")] = False,
+) -> None:
+    """接入 Ingest source files through an adapter into its dataset; files already committed are skipped.
+
+    Refused records are quarantined with reason, line and raw text; that is normal, the exit code stays 0.
+    """
+    adapter = lookup(registry().adapter, adapter_name)
+    files = source_files(paths, glob)
+
+    def echo(result: BatchResult) -> None:
+        typer.echo(show.to_json(asdict(result)))
+
+    with open_hub(load_settings()) as hub:
+        results, failure = ingest_files(hub, adapter, files, on_batch=echo if as_json else None)
+    if as_json:  # stdout holds JSON only
+        report_quarantined(show.make_console(stderr=True), results, adapter.dataset)
+    else:
+        out = show.make_console()
+        out.print(show.ingest_table(results, title=f"{adapter.name} → {adapter.dataset}"))
+        report_quarantined(out, results, adapter.dataset)
+    if failure is not None:
+        fail(failure, REFUSED)
+
+
+def source_files(paths: Sequence[Path], glob: str) -> list[Path]:
+    """The files named, and those of the folders named, in order; a missing path ends the command."""
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.glob(glob) if p.is_file())
+            if not found:
+                fail(f"no file matching {glob!r} in folder {path}", BAD_INPUT)
+            files += found
+        elif path.is_file():
+            files.append(path)
+        else:
+            fail(f"no such file or folder: {path}", BAD_INPUT)
+    return files
+
+
+def ingest_files(
+    hub: Hub,
+    adapter: Adapter,
+    files: Sequence[Path],
+    *,
+    on_batch: Callable[[BatchResult], None] | None = None,
+) -> tuple[list[BatchResult], str | None]:
+    """Ingest each file in turn under a progress bar (on stderr) over their bytes; stop at an unreadable
+    file. Returns the batches and, if it stopped, why."""
+    sizes = [path.stat().st_size for path in files]
+    progress = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        DownloadColumn(),
+        TextColumn("{task.fields[done]}/{task.fields[count]} 文件 files"),
+        TextColumn("{task.fields[landed]} 行入湖 rows landed"),
+        TextColumn("{task.fields[rate]:.0f} 行/秒 rows/s"),
+        TimeElapsedColumn(),
+        console=show.make_console(stderr=True),
+    )
+    results: list[BatchResult] = []
+    started, landed = time.perf_counter(), 0
+    with progress:
+        task = progress.add_task(adapter.name, total=sum(sizes), done=0, count=len(files), landed=0, rate=0)
+        for path, size in zip(files, sizes, strict=True):
+            try:
+                result = ingest_file(hub, adapter, path.resolve())
+            except OSError as exc:
+                return results, f"cannot read {path}: {exc.strerror or exc}"
+            results.append(result)
+            landed += result.landed
+            rate = landed / max(time.perf_counter() - started, 1e-6)
+            progress.update(task, advance=size, done=len(results), landed=landed, rate=rate)
+            if on_batch is not None:
+                on_batch(result)
+    return results, None
+
+
+def report_quarantined(out: Console, results: Sequence[BatchResult], dataset: str) -> None:
+    count = sum(result.quarantined for result in results)
+    if count == 0:
+        out.print("没有记录被隔离 Nothing was quarantined.")
+        return
+    out.print(
+        Text(
+            f"已隔离 {count} 条记录 {count} records quarantined, kept with reason and raw text. "
+            f"List them: dthub quarantine list --dataset {dataset}"
+        ),
+        soft_wrap=True,
+    )
+
+
+@app.command()
+def lineage(
+    dataset: Annotated[str | None, typer.Option(help="Only the batches of this dataset.")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Most batches shown.")] = 20,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of the log.")] = False,
+) -> None:
+    """数据血缘 Lineage: ingest batches, newest first, with source, checksum, code version and counts."""
+    if dataset is not None:
+        lookup(registry().dataset, dataset)
+    query = select(BatchRow).order_by(BatchRow.started_at.desc(), BatchRow.id.desc()).limit(limit)
+    if dataset is not None:
+        query = query.where(BatchRow.dataset_id == dataset)
+    with open_hub(load_settings()) as hub, hub.store.session() as session:
+        batches = list(session.scalars(query))
+    if as_json:
+        typer.echo(show.to_json([show.batch_record(batch) for batch in batches], indent=2))
+    else:
+        show.make_console().print(show.lineage_log(batches), soft_wrap=True)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to listen on. Default: DTHUB_HOST.")] = None,
+    port: Annotated[
+        int | None, typer.Option(min=1, max=65535, help="Port to listen on. Default: DTHUB_PORT.")
+    ] = None,
+) -> None:
+    """服务 Serve the web API (uvicorn) on the hub."""
+    settings = load_settings()
+    run_server(settings, host or settings.host, port or settings.port)
+
+
+def run_server(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from dthub.api import create_app  # imported only to serve: the other commands stay light
+
+    url = f"http://{host}:{port}"
+    show.make_console().print(Text(f"服务地址 Serving: {url}\n接口文档 API docs: {url}/docs"))
+    uvicorn.run(create_app(settings), host=host, port=port)
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the demo hub, then stop.")] = False,
+) -> None:
+    """演示 What `make demo` runs: ingest the real PeMS sample under DTHUB_REALDATA into the hub, then serve.
+
+    Re-runs skip the files already committed. Without the real data, the empty hub is served.
+    """
+    settings = load_settings()
+    out, err = show.make_console(), show.make_console(stderr=True)
+    folder = settings.realdata / PEMS_SAMPLE
+    files = sorted(p for p in folder.glob(PEMS_FILES) if p.is_file()) if folder.is_dir() else []
+    with open_hub(settings) as hub:
+        for name in PEMS_ADAPTERS if files else ():
+            adapter = hub.registry.adapter(name)
+            results, failure = ingest_files(hub, adapter, files)
+            out.print(show.ingest_table(results, title=f"{adapter.name} → {adapter.dataset}"))
+            if failure is not None:
+                fail(failure, REFUSED)
+        specs = list(hub.registry.datasets.values())
+        out.print(show.datasets_table(specs, catalog.figures(hub.store, [spec.id for spec in specs])))
+    if files:
+        out.print(Text(REAL_DATA_NOTE))
+    else:
+        err.print(
+            Text(
+                f"真实数据缺失 Real data absent: no {PEMS_FILES} in {folder.resolve()} (set DTHUB_REALDATA)."
+            )
+            + Text("\n中枢为空 The hub is empty.", style="bold"),
+            soft_wrap=True,
+        )
+    if no_serve:
+        out.print(Text(f"启动服务 To serve it: dthub serve (http://{settings.host}:{settings.port})"))
+    else:
+        run_server(settings, settings.host, settings.port)
+
+
+# Quarantine
+
+
+class Status(StrEnum):
+    OPEN = "open"
+    REPLAYED = "replayed"
+    DISCARDED = "discarded"
+    ALL = "all"
+
+
+StatusOption = Annotated[Status, typer.Option(help="Records in this status, or all.")]
+
+
+@quarantine_app.command("list")
+def list_records(
+    dataset: Annotated[str | None, typer.Option(help="Only the records of this dataset.")] = None,
+    reason: Annotated[str | None, typer.Option(help="Only this reason, e.g. pems.bad_number.")] = None,
+    status: StatusOption = Status.OPEN,
+    limit: Annotated[int, typer.Option(min=1, help="Most records shown.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: the total and the records.")] = False,
+) -> None:
+    """列表 List quarantined records, newest first: reason, source, line and detail."""
+    if dataset is not None:
+        lookup(registry().dataset, dataset)
+    with open_hub(load_settings()) as hub:
+        page = quarantine.list_records(
+            hub,
+            dataset=dataset,
+            reason=reason,
+            status=None if status is Status.ALL else status.value,
+            limit=limit,
+        )
+    if as_json:
+        records = [show.quarantine_record(record) for record in page.records]
+        typer.echo(show.to_json({"total": page.total, "records": records}, indent=2))
+        return
+    out = show.make_console()
+    if not page.records:
+        out.print(Text(f"没有记录 No {status} records."))
+        return
+    out.print(show.quarantine_table(page.records))
+    out.print(
+        Text(f"显示 {len(page.records)} / 共 {page.total} 条 Showing {len(page.records)} of {page.total}.")
+    )
+    out.print(Text("查看详情 Details and raw text: dthub quarantine show ID"))
+
+
+@quarantine_app.command()
+def reasons(status: StatusOption = Status.OPEN) -> None:
+    """原因 Count quarantined records by dataset and reason."""
+    with open_hub(load_settings()) as hub:
+        counts = quarantine.reasons(hub, status=None if status is Status.ALL else status.value)
+    show.make_console().print(show.reasons_table(counts))
+
+
+RecordId = Annotated[
+    int, typer.Argument(metavar="ID", help="Quarantine record id (see: dthub quarantine list).")
+]
+
+
+@quarantine_app.command("show")
+def show_record(record_id: RecordId) -> None:
+    """详情 Show every field of a record, then its raw text as it was read."""
+    with open_hub(load_settings()) as hub:
+        record = get_record(hub, record_id)
+    out = show.make_console()
+    out.print(show.record_table(record))
+    out.print(Text("原始记录 Raw text:", style="bold"))
+    out.print(Text(record.raw), soft_wrap=True)
+    if record.status == "open":
+        out.print(
+            Text(f"重放 Replay: dthub quarantine replay {record.id} --raw TEXT (or as it is, without --raw)")
+        )
+        out.print(Text(f"丢弃 Discard: dthub quarantine discard {record.id} --note TEXT"))
+
+
+def get_record(hub: Hub, record_id: int) -> QuarantineRow:
+    try:
+        return quarantine.get(hub, record_id)
+    except quarantine.NoSuchRecord as exc:
+        fail(str(exc), BAD_INPUT)
+
+
+@quarantine_app.command()
+def replay(
+    record_id: RecordId,
+    raw: Annotated[
+        str | None, typer.Option(help="Corrected raw text, replayed instead of the kept one.")
+    ] = None,
+) -> None:
+    """重放 Replay a record through its adapter and the dataset's rules, as it is or with corrected raw text.
+
+    Exit code 1 when it is still refused: the record stays open with the new reason.
+    """
+    if raw is not None and not raw.strip():
+        fail("--raw is empty", BAD_INPUT)
+    out = show.make_console()
+    with open_hub(load_settings()) as hub:
+        record = get_record(hub, record_id)
+        if raw is not None and not holds_a_record(hub, record, raw):
+            fail(f"--raw holds no record for {record.adapter}: {raw!r}", BAD_INPUT)
+        try:
+            result = quarantine.replay(hub, record_id, raw=raw)
+        except quarantine.NotOpen as exc:
+            fail(f"{exc}; nothing replayed (see: dthub quarantine show {record_id})", REFUSED)
+        record = quarantine.get(hub, record_id)
+    if record.status == "replayed" and result.landed:
+        out.print(Text(f"已入湖 Landed: record {record_id}, {result.landed} row(s) into {result.dataset}."))
+    elif record.status == "replayed":
+        out.print(Text(f"已存在 Already landed: record {record_id} is a row {result.dataset} holds; closed."))
+    else:
+        fail(f"still refused 仍被拒绝: record {record_id}, {record.reason}: {record.detail}", REFUSED)
+    out.print(Text(f"批次 Batch: {result.batch_id}"))
+
+
+def holds_a_record(hub: Hub, record: QuarantineRow, raw: str) -> bool:
+    """Whether corrected raw text parses to at least one record (a header line alone does not); text the
+    adapter cannot read at all ends the command."""
+    try:
+        parsed = hub.registry.adapter(record.adapter).parse_raw(raw)
+    except Exception as exc:  # a steward's typing must not end in a traceback
+        fail(f"{record.adapter} cannot read --raw: {type(exc).__name__}: {exc}", BAD_INPUT)
+    return int(parsed.rows.num_rows) + len(parsed.rejected) > 0
+
+
+@quarantine_app.command()
+def discard(
+    record_id: RecordId,
+    note: Annotated[str, typer.Option(help="Why the record should never land; kept with it.")],
+) -> None:
+    """丢弃 Discard a record that should never land, with a note saying why."""
+    if not note.strip():
+        fail("--note is empty: say why the record is discarded", BAD_INPUT)
+    with open_hub(load_settings()) as hub:
+        try:
+            quarantine.discard(hub, record_id, note=note)
+        except quarantine.NoSuchRecord as exc:
+            fail(str(exc), BAD_INPUT)
+        except quarantine.NotOpen as exc:
+            fail(str(exc), REFUSED)
+    show.make_console().print(Text(f"已丢弃 Discarded: record {record_id} ({note})."))
