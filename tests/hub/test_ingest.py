@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
 from sqlalchemy import select
 
 from dthub.hub import catalog, quarantine
+from dthub.hub.adapter import LocationUnit, Parsed
 from dthub.hub.core import Hub
 from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
 from dthub.hub.tables import BatchRow
@@ -229,3 +231,51 @@ def test_unpartitioned_dataset_keeps_one_row_per_station(any_hub: Hub, pems_file
         410094,
         410095,
     ]
+
+
+def test_replay_of_text_without_a_record_keeps_the_record_open(
+    any_hub: Hub, pems_files: list[Path], tmp_path: Path
+) -> None:
+    path, _ = corrupted_copy(pems_files[0], tmp_path)
+    ingest(any_hub, path)
+    [record] = quarantine.list_records(any_hub, reason="pems.bad_number").records
+    header = pems_files[0].read_text().split("\n", 1)[0]
+
+    with pytest.raises(quarantine.NothingToReplay):
+        quarantine.replay(any_hub, record.id, raw=header)
+
+    assert quarantine.get(any_hub, record.id).status == "open"
+
+
+class Exploding:
+    """An adapter whose parser fails after the batch started, as a bug in a new adapter would."""
+
+    name: ClassVar[str] = "test.exploding"
+    dataset: ClassVar[str] = OBSERVATIONS
+    location_unit: ClassVar[LocationUnit] = "line"
+
+    def parse(self, data: bytes) -> Parsed:
+        raise RuntimeError("parser bug")
+
+    def raw_records(self, data: bytes, locations: Sequence[int]) -> list[str]:
+        return []
+
+    def parse_raw(self, raw: str) -> Parsed:
+        raise RuntimeError("parser bug")
+
+
+def test_adapter_failure_aborts_its_batch_at_once(any_hub: Hub) -> None:
+    with pytest.raises(RuntimeError, match="parser bug"):
+        ingest_bytes(any_hub, Exploding(), b"anything", source="bad-adapter")
+
+    with any_hub.store.session() as session:
+        assert [b.status for b in session.scalars(select(BatchRow))] == ["aborted"]
+
+
+def test_skipped_batch_finishes_when_it_starts(any_hub: Hub, pems_files: list[Path]) -> None:
+    ingest(any_hub, pems_files[0])
+    skipped = ingest(any_hub, pems_files[0])
+
+    with any_hub.store.session() as session:
+        batch = session.get_one(BatchRow, skipped.batch_id)
+    assert batch.started_at == batch.finished_at

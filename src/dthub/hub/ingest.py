@@ -17,7 +17,8 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,10 +75,10 @@ def ingest_bytes(hub: Hub, adapter: Adapter, data: bytes, *, source: str) -> Bat
         prior = _committed_batch(hub, spec.id, checksum)
         if prior is not None:
             return _record_skipped(hub, adapter, prior, source, started)
-        batch_id = start_batch(hub, adapter, source, checksum)
-        parsed = adapter.parse(data)
-        landing = prepare_landing(hub, spec, batch_id, parsed, lambda at: adapter.raw_records(data, at))
-        return commit_batch(hub, adapter, batch_id, source, landing, started)
+        with open_batch(hub, adapter, source, checksum) as batch_id:
+            parsed = adapter.parse(data)
+            landing = prepare_landing(hub, spec, batch_id, parsed, lambda at: adapter.raw_records(data, at))
+            return commit_batch(hub, adapter, batch_id, source, landing, started)
 
 
 def prepare_landing(
@@ -217,7 +218,30 @@ def _committed_batch(hub: Hub, dataset_id: str, checksum: str) -> BatchRow | Non
         ).first()
 
 
-def start_batch(hub: Hub, adapter: Adapter, source: str, checksum: str, **extra: object) -> str:
+@contextmanager
+def open_batch(
+    hub: Hub, adapter: Adapter, source: str, checksum: str, *, replay_of: int | None = None
+) -> Iterator[str]:
+    """A running batch for the `with` block; if the block raises, the batch is aborted at once (its
+    files removed) and the error goes on. Call with the writer lock held."""
+    batch_id = _start_batch(hub, adapter, source, checksum, replay_of=replay_of)
+    try:
+        yield batch_id
+    except BaseException:
+        _abort(hub, batch_id)
+        raise
+
+
+def _abort(hub: Hub, batch_id: str) -> None:
+    with hub.store.session() as session:
+        batch = session.get_one(BatchRow, batch_id)
+        if batch.status == "running":
+            lake.remove_batch_files(hub.lake_dir, batch.dataset_id, batch.id)
+            batch.status = "aborted"
+            batch.finished_at = datetime.now(UTC)
+
+
+def _start_batch(hub: Hub, adapter: Adapter, source: str, checksum: str, replay_of: int | None) -> str:
     batch_id = uuid.uuid4().hex
     with hub.store.session() as session:
         session.add(
@@ -229,7 +253,7 @@ def start_batch(hub: Hub, adapter: Adapter, source: str, checksum: str, **extra:
                 source_checksum=checksum,
                 status="running",
                 code_version=code_version(),
-                **extra,
+                replay_of=replay_of,
             )
         )
     return batch_id
@@ -307,6 +331,7 @@ def _resolve(record: QuarantineRow, batch_id: str, refused: list[Refused]) -> No
 
 def _record_skipped(hub: Hub, adapter: Adapter, prior: BatchRow, source: str, started: float) -> BatchResult:
     """The same bytes were committed before: record a skipped batch; every record is a duplicate."""
+    now = datetime.now(UTC)
     batch = BatchRow(
         id=uuid.uuid4().hex,
         dataset_id=adapter.dataset,
@@ -315,7 +340,8 @@ def _record_skipped(hub: Hub, adapter: Adapter, prior: BatchRow, source: str, st
         source_checksum=prior.source_checksum,
         status="skipped",
         code_version=code_version(),
-        finished_at=datetime.now(UTC),
+        started_at=now,
+        finished_at=now,
         rows_read=prior.rows_read,
         rows_duplicate=prior.rows_read,
         seconds=time.perf_counter() - started,
@@ -344,9 +370,7 @@ def recover(hub: Hub) -> list[str]:
 
     Called with the writer lock held, so no live writer owns a running batch."""
     with hub.store.session() as session:
-        running = list(session.scalars(select(BatchRow).where(BatchRow.status == "running")))
-        for batch in running:
-            lake.remove_batch_files(hub.lake_dir, batch.dataset_id, batch.id)
-            batch.status = "aborted"
-            batch.finished_at = datetime.now(UTC)
-        return [batch.id for batch in running]
+        running = list(session.scalars(select(BatchRow.id).where(BatchRow.status == "running")))
+    for batch_id in running:
+        _abort(hub, batch_id)
+    return running

@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from sqlalchemy import func, select
 
 from dthub.hub.core import Hub
-from dthub.hub.ingest import BatchResult, commit_batch, prepare_landing, start_batch
+from dthub.hub.ingest import BatchResult, commit_batch, open_batch, prepare_landing
 from dthub.hub.tables import QuarantineRow
 
 
@@ -25,6 +25,14 @@ class NotOpen(Exception):
     def __init__(self, record_id: int, status: str) -> None:
         super().__init__(f"quarantine record {record_id} is {status}, not open")
         self.record_id, self.status = record_id, status
+
+
+class NothingToReplay(ValueError):
+    """The text given for a replay holds no record (blank, or a header only)."""
+
+    def __init__(self, record_id: int) -> None:
+        super().__init__(f"the text given to replay quarantine record {record_id} holds no record")
+        self.record_id = record_id
 
 
 class NoSuchRecord(LookupError):
@@ -90,12 +98,14 @@ def replay(hub: Hub, record_id: int, *, raw: str | None = None) -> BatchResult:
         adapter = hub.registry.adapter(record.adapter)
         spec = hub.registry.dataset(record.dataset_id)
         started = time.perf_counter()
+        parsed = adapter.parse_raw(text)
+        if parsed.rows.num_rows + len(parsed.rejected) == 0:
+            raise NothingToReplay(record_id)
         source = f"quarantine:{record.id}"
-        batch_id = start_batch(
-            hub, adapter, source, hashlib.sha256(text.encode()).hexdigest(), replay_of=record.id
-        )
-        landing = prepare_landing(hub, spec, batch_id, adapter.parse_raw(text), lambda at: [text] * len(at))
-        return commit_batch(hub, adapter, batch_id, source, landing, started, replaying=record)
+        checksum = hashlib.sha256(text.encode()).hexdigest()
+        with open_batch(hub, adapter, source, checksum, replay_of=record.id) as batch_id:
+            landing = prepare_landing(hub, spec, batch_id, parsed, lambda at: [text] * len(at))
+            return commit_batch(hub, adapter, batch_id, source, landing, started, replaying=record)
 
 
 def discard(hub: Hub, record_id: int, *, note: str) -> QuarantineRow:

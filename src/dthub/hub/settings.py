@@ -6,10 +6,11 @@ test checks that it does.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Engine = Literal["duckdb", "spark"]
@@ -54,6 +55,17 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
+
+    @model_validator(mode="after")
+    def _refuse_unknown_variables(self) -> Settings:
+        """A misspelt `DTHUB_*` variable is an error, not a silent default."""
+        known = {f"DTHUB_{name.upper()}" for name in type(self).model_fields}
+        unknown = sorted(
+            key for key in os.environ if key.upper().startswith("DTHUB_") and key.upper() not in known
+        )
+        if unknown:
+            raise ValueError(f"unknown settings {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return self
 
     @property
     def lake_dir(self) -> Path:

@@ -55,6 +55,10 @@ class Lines:
 def read_lines(data: bytes) -> Lines:
     """Split a station 5-minute file into 52 text fields per line; wrong field counts are refused."""
     header = 1 if data.startswith(HEADER_START) else 0
+    body = data.partition(b"\n")[2] if header else data
+    if not body.strip():
+        empty = pa.table({name: pa.array([], pa.string()) for name in FIELDS})
+        return Lines(fields=empty, line=np.array([], dtype=np.int64), rejected=[], blank=0)
     invalid: list[pcsv.InvalidRow] = []
 
     def keep_invalid(row: pcsv.InvalidRow) -> str:
