@@ -63,6 +63,7 @@ def main() -> None:
         )
         hub = Hub.open(Settings(home=work / "hub"), DOMAINS)
         adapter = hub.registry.adapter("pems.station_5min")
+        stage_split(hub, files[0])  # warm-up: first use of time zones, DuckDB, Parquet
         split = stage_split(hub, files[0])
         source_bytes = sum(path.stat().st_size for path in files)
         start = time.perf_counter()

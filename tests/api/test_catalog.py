@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 from dthub.api import create_app
 from dthub.domains.roads.datasets import DETECTOR_STATIONS
 from dthub.hub.core import Hub
+from dthub.hub.engine import to_arrow
 from dthub.hub.ingest import BatchResult, ingest_file
 from dthub.hub.settings import Settings
 
@@ -88,7 +89,8 @@ def test_domain_filter_keeps_that_domains_datasets(client: TestClient, domain: s
 def test_two_pems_files_show_in_the_figures(
     client: TestClient, hub: Hub, two_pems_batches: list[tuple[Path, BatchResult]]
 ) -> None:
-    latest_observed_at = hub.table(OBSERVATIONS, hub.connect()).observed_at.max().to_pyarrow().as_py()
+    observations = hub.table(OBSERVATIONS, hub.connect())
+    latest_observed_at = to_arrow(observations.aggregate(latest=observations.observed_at.max()))["latest"][0]
     lake_files = hub.files(OBSERVATIONS)
 
     figures = client.get("/api/v1/datasets").json()[0]["figures"]
@@ -105,7 +107,7 @@ def test_two_pems_files_show_in_the_figures(
         "open_quarantine": 0,
         "valid_ratio": 1.0,
     }
-    assert datetime.fromisoformat(figures["latest_event_at"]) == latest_observed_at
+    assert datetime.fromisoformat(figures["latest_event_at"]) == latest_observed_at.as_py()
 
 
 def test_detail_gives_the_schema_and_rules(client: TestClient) -> None:

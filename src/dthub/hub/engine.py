@@ -1,12 +1,10 @@
 """Engines that run Ibis expressions over the lake: DuckDB (embedded) or Apache Spark.
 
 The same Ibis code runs on either (`DTHUB_ENGINE`). Both read the files the lake manifest lists, never a glob,
-and both work in UTC: a table read from the lake types its timestamps as UTC on either engine, and
-`to_arrow` returns the same Arrow types from both (timestamps as `timestamp[us, tz=UTC]`).
-
-Spark maps Parquet's UTC-adjusted timestamps to its session-zoned TIMESTAMP, which Ibis types as naive; the
-reader casts them back to UTC in the Ibis expression (no-op in Spark SQL), so expressions type alike on both
-engines.
+and both work in UTC. In Ibis expressions the lake's timestamps are naive and hold UTC wall time, on both
+engines (Spark types its session-zoned TIMESTAMP so; DuckDB is given `make_timestamp(epoch_us(..))`, integer
+work, where time-zone aware arithmetic would go through ICU for every row); `to_arrow` labels them UTC again,
+so results carry `timestamp[us, tz=UTC]` whatever the engine.
 """
 
 from __future__ import annotations
@@ -19,13 +17,11 @@ from pathlib import Path
 from typing import Any
 
 import ibis
-import ibis.expr.datatypes as dt
 import pyarrow as pa
 
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.settings import Engine
 
-UTC_TIMESTAMP = dt.Timestamp(timezone="UTC")
 UTC_MICROS = pa.timestamp("us", tz="UTC")
 """Arrow type of every timestamp `to_arrow` returns: the lake's, and both engines' native precision."""
 
@@ -75,14 +71,32 @@ def read_files(con: Any, spec: DatasetSpec, files: Sequence[Path]) -> ibis.Table
     name = _view_name(spec, paths)
     if con.name == "duckdb":
         if not paths:
-            return con.create_table(name, obj=spec.schema.empty_table(), temp=True, overwrite=True)
-        return con.read_parquet(paths, table_name=name)
+            return con.create_table(name, obj=_naive(spec.schema).empty_table(), temp=True, overwrite=True)
+        raw = con.read_parquet(paths, table_name=f"{name}__parquet")
+        aware = [field.name for field in spec.schema if pa.types.is_timestamp(field.type) and field.type.tz]
+        if not aware:
+            return raw
+        # epoch_us + make_timestamp: integer work, where a cast of TIMESTAMPTZ goes through ICU per row
+        naive = ", ".join(f'make_timestamp(epoch_us("{column}")) AS "{column}"' for column in aware)
+        con.raw_sql(
+            f'CREATE OR REPLACE TEMP VIEW "{name}" AS SELECT * REPLACE ({naive}) FROM "{name}__parquet"'
+        )
+        return con.table(name)
     if con.name == "pyspark":
         session = con._session
         frame = session.read.parquet(*paths) if paths else session.createDataFrame(spec.schema.empty_table())
         frame.createOrReplaceTempView(name)
-        return _utc_timestamps(con.table(name))
+        return con.table(name)
     raise ValueError(f"engine {con.name!r} cannot read the lake")
+
+
+def _naive(schema: pa.Schema) -> pa.Schema:
+    return pa.schema(
+        [
+            field.with_type(pa.timestamp("us")) if pa.types.is_timestamp(field.type) else field
+            for field in schema
+        ]
+    )
 
 
 def to_arrow(expr: ibis.Expr) -> pa.Table:
@@ -99,13 +113,6 @@ def to_arrow(expr: ibis.Expr) -> pa.Table:
     else:
         result = table.to_pyarrow()
     return result.rename_columns(schema.names).cast(schema)
-
-
-def _utc_timestamps(table: ibis.Table) -> ibis.Table:
-    naive = [
-        name for name, dtype in table.schema().items() if dtype.is_timestamp() and dtype.timezone is None
-    ]
-    return table.cast(dict.fromkeys(naive, UTC_TIMESTAMP)) if naive else table
 
 
 def _utc_schema(schema: pa.Schema) -> pa.Schema:
