@@ -1,0 +1,166 @@
+"""Masks (脱敏) for personal information: stars that keep the format, keyed pseudonyms, coarse tracks.
+
+Star masks follow the conventions of `reference/standards.md` 6.3 (hutool `DesensitizedUtil`; no national
+standard prescribes masks). Each is a `KeepEnds`: a value of the expected shape keeps `head` leading and
+`tail` trailing characters and every other character becomes `*`; a value of any other shape (wrong
+length, stray characters) becomes `*` whole, so junk never leaks. A star is accepted anywhere in the shape,
+which makes every mask idempotent. `MASKS` is the dispatch table; `mask(kind, value, style=...)` reads it.
+
+Pseudonyms replace a value by `pn:<kind>:<24 hex>`, HMAC-SM3 under a key the caller holds: the same value
+and key give the same token, so joins still work, while nobody without the key can test a guess.
+Coarsening snaps coordinates to a grid of N metres and truncates timestamps to N minutes.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from dthub.hub.crypto import hmac_sm3
+from dthub.hub.pii import PiiKind
+
+STAR = "*"
+FULL = "full"
+"""The style every kind has: every character starred."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class KeepEnds:
+    """Keep `head` leading and `tail` trailing characters of a value of `shape`; star the rest."""
+
+    shape: re.Pattern[str]
+    """The whole value, a star allowed at any position."""
+    head: int
+    tail: int
+
+    @property
+    def style(self) -> str:
+        return f"{self.head}+{self.tail}"
+
+    def __call__(self, value: str) -> str:
+        if not self.shape.fullmatch(value):
+            return STAR * len(value)
+        return (
+            value[: self.head] + STAR * (len(value) - self.head - self.tail) + value[len(value) - self.tail :]
+        )
+
+
+def _styles(shape: str, *keep: tuple[int, int]) -> dict[str, KeepEnds]:
+    """The styles of one kind, the default first."""
+    masks = [KeepEnds(shape=re.compile(shape), head=head, tail=tail) for head, tail in keep]
+    return {mask.style: mask for mask in masks}
+
+
+MASKS: Mapping[PiiKind, Mapping[str, KeepEnds]] = {
+    PiiKind.MOBILE: _styles(r"[0-9*]{11}", (3, 4)),
+    PiiKind.RESIDENT_ID: _styles(r"[0-9*]{17}[0-9Xx*]", (1, 2), (3, 4), (6, 4)),
+    PiiKind.PLATE: _styles(r"[\u4e00-\u9fff*][A-Z*][A-Z0-9*]{4,5}[A-Z0-9\u4e00-\u9fff*]", (3, 1)),
+    PiiKind.USCC: _styles(r"[0-9A-HJ-NPQRTUWXY*]{18}", (2, 4)),
+    PiiKind.VIN: _styles(r"[A-HJ-NPR-Z0-9*]{17}", (3, 4)),
+    PiiKind.NAME: _styles(r"(?:[^\W\d_]|[·*]){2,}", (1, 0)),
+}
+"""Star masks per kind and style; the first style of each kind is its default.
+
+- mobile `3+4`: `18012341999` -> `180****1999`
+- resident ID `1+2` (also `3+4`, `6+4`): `11010519491231002X` -> `1***************2X`
+- plate `3+1`, i.e. indices 3-5 of 7 characters or 3-6 of 8 hidden: `津A12345` -> `津A1***5`
+- USCC `2+4`: registration authority and type, then the last three body characters and the check
+- VIN `3+4`: the manufacturer (WMI) and the last four of the serial
+- name `1+0`, the surname (any letters, middle dots allowed, two characters or more): `李小明` -> `李**`
+"""
+
+
+class UnknownMask(LookupError):
+    """A kind or style that `MASKS` does not have; the message names what exists."""
+
+    def __init__(self, kind: str, style: str | None) -> None:
+        known = {str(k): [*styles, FULL] for k, styles in MASKS.items()}
+        super().__init__(f"no mask {kind!r} style {style!r}; known: {known}")
+        self.kind, self.style = kind, style
+
+
+def mask(kind: PiiKind | str, value: object, *, style: str | None = None) -> str | None:
+    """`value` masked in `style` (the kind's default when None, or `full`). None stays None; a value that is
+    not text is masked as its `str()`; nothing raises on a value, only on an unknown kind or style."""
+    try:
+        styles = MASKS[PiiKind(kind)]
+    except (ValueError, KeyError):
+        raise UnknownMask(str(kind), style) from None
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    if style == FULL:
+        return STAR * len(text)
+    chosen = styles.get(style, None) if style is not None else next(iter(styles.values()))
+    if chosen is None:
+        raise UnknownMask(str(kind), style)
+    return chosen(text)
+
+
+PSEUDONYM_HEX = 24
+"""96 bits: among a billion distinct values the chance of any collision is about 6e-12."""
+MIN_PSEUDONYM_KEY_BYTES = 16
+
+
+def pseudonym(kind: PiiKind | str, value: str | None, *, key: bytes) -> str | None:
+    """`pn:<kind>:<hex>`: HMAC-SM3(key, kind ‖ 0x1F ‖ value normalised), first 96 bits, lower-case hex.
+
+    The value is normalised first (NFKC, trimmed, upper case), so `津a12345 ` and `津A12345` join. A token
+    of this kind is returned as it is (idempotent); None stays None, and an empty value stays empty.
+    """
+    if len(key) < MIN_PSEUDONYM_KEY_BYTES:
+        raise ValueError(f"pseudonym key of {len(key)} bytes; want at least {MIN_PSEUDONYM_KEY_BYTES}")
+    kind = PiiKind(kind)
+    if value is None:
+        return None
+    prefix = f"pn:{kind}:"
+    if value.startswith(prefix) and re.fullmatch(f"[0-9a-f]{{{PSEUDONYM_HEX}}}", value[len(prefix) :]):
+        return value
+    normalised = unicodedata.normalize("NFKC", value).strip().upper()
+    if not normalised:
+        return ""
+    digest = hmac_sm3(key, f"{kind}\x1f{normalised}".encode())
+    return prefix + digest.hex()[:PSEUDONYM_HEX]
+
+
+METRES_PER_DEGREE = 6_371_008.8 * math.pi / 180
+"""Along a meridian, on the mean Earth sphere (IUGG): about 111,195 m."""
+COORDINATE_DECIMALS = 7
+"""About a centimetre; snapped coordinates are rounded to it for readability."""
+
+
+def coarsen_point(lon: float, lat: float, *, grid_m: float) -> tuple[float, float] | None:
+    """The centre of the cell, about `grid_m` metres a side, that holds the WGS-84 point (lon, lat).
+
+    Rows are `grid_m` of latitude; each row's cells are `grid_m` of longitude at the row's middle, so cells
+    keep their size in metres away from the equator. Junk (NaN, infinite, off the globe) gives None.
+    """
+    if grid_m < 1:
+        raise ValueError(f"grid_m={grid_m}; want at least 1 metre")
+    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
+        return None
+    lat_step = grid_m / METRES_PER_DEGREE
+    lat_mid = min(90.0, max(-90.0, (math.floor(lat / lat_step) + 0.5) * lat_step))
+    lat_mid = round(lat_mid, COORDINATE_DECIMALS)
+    lon_step = grid_m / (METRES_PER_DEGREE * max(math.cos(math.radians(lat_mid)), 1e-9))
+    lon_mid = min(180.0, max(-180.0, (math.floor(lon / lon_step) + 0.5) * lon_step))
+    return round(lon_mid, COORDINATE_DECIMALS), lat_mid
+
+
+def coarsen_time(at: datetime, *, minutes: int) -> datetime:
+    """`at` truncated to a multiple of `minutes` since midnight UTC (which `minutes` must divide).
+
+    A naive datetime is refused (ValueError): the hub keeps UTC-aware timestamps only.
+    """
+    if minutes <= 0 or (24 * 60) % minutes:
+        raise ValueError(f"minutes={minutes}; want a divisor of 1440 (5, 15, 60, ...)")
+    if at.tzinfo is None:
+        raise ValueError(f"naive datetime {at!r}: the hub keeps UTC-aware timestamps only")
+    utc = at.astimezone(UTC)
+    since_midnight = utc.hour * 60 + utc.minute
+    midnight = utc.replace(hour=0, minute=0, second=0, microsecond=0)
+    return midnight + timedelta(minutes=since_midnight - since_midnight % minutes)
