@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, cast
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from dthub.api.models import (
     INVALID_PARAMETERS,
@@ -23,18 +23,13 @@ from dthub.hub.catalog import DatasetFigures
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.domain import UnknownName
+from dthub.hub.web import HubDep
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["catalog"])
 
 NOT_FOUND = "No domain declares this dataset; `error` is `dataset.not_found`."
 
 
-def current_hub(request: Request) -> Hub:
-    hub: Hub = request.app.state.hub
-    return hub
-
-
-HubDep = Annotated[Hub, Depends(current_hub)]
 DatasetId = Annotated[
     str, Path(description="Dataset id, `<domain>.<name>`.", examples=["roads.detector_observations"])
 ]

@@ -6,56 +6,14 @@ its description into OpenAPI.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, Field
 
 from dthub.hub.classification import Level
+from dthub.hub.web import INVALID_PARAMETERS, ApiError, ApiProblem, Model, answers
 
-
-class Model(BaseModel):
-    """Base of every model of the API."""
-
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
-
-
-class ApiError(Model):
-    """The body of every refusal (4xx) of the API."""
-
-    error: str = Field(
-        description="Stable key of the refusal, e.g. `dataset.not_found` or `request.invalid`.",
-        examples=["dataset.not_found"],
-    )
-    detail: str = Field(
-        description="What was refused and why, for a person to read.",
-        examples=["unknown dataset 'roads.nothing'; known: roads.detector_observations"],
-    )
-
-
-class ApiProblem(Exception):
-    """Raised by a route to answer with `status_code` and an `ApiError` body."""
-
-    def __init__(self, status_code: int, error: str, detail: str) -> None:
-        super().__init__(f"{error}: {detail}")
-        self.status_code, self.error, self.detail = status_code, error, detail
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(status_code={self.status_code}, error={self.error!r})"
-
-
-def answers(
-    ok: str, *, not_found: str | None = None, invalid: str | None = None
-) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 404 or 422 (with an
-    `ApiError` body)."""
-    documented: dict[int | str, dict[str, Any]] = {200: {"description": ok}}
-    for code, description in ((404, not_found), (422, invalid)):
-        if description is not None:
-            documented[code] = {"model": ApiError, "description": description}
-    return documented
-
-
-INVALID_PARAMETERS = "A parameter is malformed or out of range; `error` is `request.invalid`."
+__all__ = ["INVALID_PARAMETERS", "ApiError", "ApiProblem", "Model", "answers"]
 
 
 class Health(Model):

@@ -38,7 +38,7 @@ class Store:
             config = Config()
             config.set_main_option("script_location", str(MIGRATIONS))
             config.attributes["connection"] = connection
-            command.upgrade(config, "head")
+            command.upgrade(config, "heads")  # domains may add independent branches
 
     def dispose(self) -> None:
         self.engine.dispose()
