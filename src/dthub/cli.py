@@ -28,10 +28,12 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from dthub import console as show
 from dthub.domains import DOMAINS
-from dthub.hub import catalog, quarantine
+from dthub.hub import access_requests, catalog, identity, quarantine, query
 from dthub.hub.adapter import Adapter
+from dthub.hub.classification import Level
 from dthub.hub.core import Hub
 from dthub.hub.domain import Registry, UnknownName
+from dthub.hub.identity import Role
 from dthub.hub.ingest import BatchResult, ingest_file
 from dthub.hub.settings import Settings
 from dthub.hub.tables import BatchRow, QuarantineRow
@@ -47,6 +49,11 @@ quarantine_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(quarantine_app, name="quarantine")
+access_app = typer.Typer(
+    help="共享 Access: organisations, people, applications and keys; access requests, approval, grants.",
+    no_args_is_help=True,
+)
+app.add_typer(access_app, name="access")
 
 BAD_INPUT, REFUSED = 2, 1
 """Exit codes: a mistake in the command line; an operation the hub refuses in its current state."""
@@ -474,3 +481,212 @@ def discard(
         except quarantine.NotOpen as exc:
             fail(str(exc), REFUSED)
     show.make_console().print(Text(f"已丢弃 Discarded: record {record_id} ({note})."))
+
+
+# Access
+
+
+CLI_ACTOR = "cli"
+"""Actor of the audit entries of commands that need no steward (the local shell is trusted)."""
+
+
+@contextmanager
+def access_step() -> Iterator[None]:
+    """An identity or access refusal ends the command: 2 for a missing thing, 1 otherwise."""
+    try:
+        yield
+    except identity.IdentityError as exc:
+        fail(str(exc), BAD_INPUT if exc.reason.endswith(("not_found", "no_area")) else REFUSED)
+    except access_requests.AccessError as exc:
+        fail(str(exc), BAD_INPUT if exc.status in (404, 422) else REFUSED)
+
+
+ClearanceOption = Annotated[Level, typer.Option(help="Highest GB/T 43697 level seen plain.")]
+OrgOption = Annotated[str | None, typer.Option("--org", help="Organisation id.")]
+ActorOption = Annotated[str, typer.Option("--as", help="Who acts: person:<id> of a data steward or admin.")]
+
+
+@access_app.command("org-add")
+def org_add(
+    org_id: Annotated[str, typer.Argument(metavar="ID", help="Organisation id, e.g. heping.")],
+    name: Annotated[str, typer.Option(help="Full name.")],
+    kind: Annotated[str, typer.Option(help="agency, company or district.")],
+    district_code: Annotated[str | None, typer.Option(help="A district's code, e.g. 120101.")] = None,
+    bbox: Annotated[
+        str | None, typer.Option(help="A district's box: min_lon,min_lat,max_lon,max_lat.")
+    ] = None,
+    vehicle: Annotated[
+        list[str] | None, typer.Option(help="A company's plate or vehicle id (repeat).")
+    ] = None,
+) -> None:
+    """机构 Add an organisation: an agency, a company (with its vehicles) or a district (code or box)."""
+    if kind not in ("agency", "company", "district"):
+        fail(f"--kind {kind!r}; want agency, company or district", BAD_INPUT)
+    box = None
+    if bbox is not None:
+        try:
+            box = query.parse_bbox(bbox)
+        except query.QueryError as exc:
+            fail(str(exc), BAD_INPUT)
+    org = identity.Organisation(
+        id=org_id,
+        name=name,
+        kind="agency" if kind == "agency" else "company" if kind == "company" else "district",
+        district_code=district_code,
+        bbox=box,
+        vehicles=tuple(vehicle or ()),
+    )
+    with open_hub(load_settings()) as hub, access_step():
+        identity.add_organisation(hub.store, org, by=CLI_ACTOR)
+    show.make_console().print(Text(f"已添加机构 Organisation added: {org_id} ({kind})."))
+
+
+@access_app.command("person-add")
+def person_add(
+    person_id: Annotated[str, typer.Argument(metavar="ID", help="Login name.")],
+    role: Annotated[Role, typer.Option(help="What the person does.")],
+    clearance: ClearanceOption,
+    password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
+    name: Annotated[str | None, typer.Option(help="Full name. Default: the login name.")] = None,
+    org: OrgOption = None,
+) -> None:
+    """人员 Add a person who logs in with a password (stored as an argon2id hash)."""
+    with open_hub(load_settings()) as hub, access_step():
+        identity.add_person(
+            hub.store, person_id, name=name or person_id, password=password, role=role,
+            clearance=clearance, organisation_id=org, by=CLI_ACTOR,
+        )  # fmt: skip
+    show.make_console().print(Text(f"已添加人员 Person added: {person_id} ({role}, {clearance})."))
+
+
+@access_app.command("app-add")
+def app_add(
+    app_id: Annotated[str, typer.Argument(metavar="ID", help="Application id.")],
+    clearance: ClearanceOption,
+    name: Annotated[str | None, typer.Option(help="Full name. Default: the id.")] = None,
+    org: OrgOption = None,
+    days: Annotated[int, typer.Option(min=1, help="Days the first API key lives.")] = identity.API_KEY_DAYS,
+) -> None:
+    """应用 Add an application and print its first API key, once."""
+    with open_hub(load_settings()) as hub, access_step():
+        identity.add_application(
+            hub.store, app_id, name=name or app_id, clearance=clearance, organisation_id=org, by=CLI_ACTOR
+        )
+        issued = identity.issue_key(hub.store, app_id, days=days, by=CLI_ACTOR)
+    print_key(issued)
+
+
+def print_key(issued: identity.IssuedSecret) -> None:
+    out = show.make_console()
+    out.print(Text(f"API 密钥（仅显示一次）API key (shown once): {issued.text}"), soft_wrap=True)
+    out.print(Text(f"前缀 Prefix: {issued.prefix}; 有效期至 expires: {show.local_time(issued.expires_at)}"))
+
+
+@access_app.command("key-rotate")
+def key_rotate(prefix: Annotated[str, typer.Argument(help="Prefix of the key to replace.")]) -> None:
+    """轮换 Replace an API key: a new key is printed once, the old one is revoked."""
+    with open_hub(load_settings()) as hub, access_step():
+        issued = identity.rotate_key(hub.store, prefix, by=CLI_ACTOR)
+    print_key(issued)
+
+
+@access_app.command("key-revoke")
+def key_revoke(prefix: Annotated[str, typer.Argument(help="Prefix of the key to revoke.")]) -> None:
+    """吊销 Revoke an API key at once."""
+    with open_hub(load_settings()) as hub, access_step():
+        identity.revoke_key(hub.store, prefix, by=CLI_ACTOR)
+    show.make_console().print(Text(f"已吊销 Revoked: {prefix}."))
+
+
+@access_app.command("request")
+def access_request(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    consumer: Annotated[str, typer.Option(help="Who asks: person:<id> or application:<id>.")],
+    purpose: Annotated[str, typer.Option(help="What the data is for.")],
+    until: Annotated[
+        str, typer.Option(help="End of access, ISO 8601 with offset: 2026-12-31T00:00:00+08:00.")
+    ],
+) -> None:
+    """申请 File an access request for a consumer."""
+    try:
+        expires_at = query.parse_time(until)
+    except query.QueryError as exc:
+        fail(str(exc), BAD_INPUT)
+    with open_hub(load_settings()) as hub, access_step():
+        who = identity.consumer_by_actor(hub.store, consumer)
+        row = access_requests.request(hub, who, dataset, purpose=purpose, expires_at=expires_at)
+    show.make_console().print(Text(f"已提交申请 Request filed: {row.id} ({consumer} → {dataset})."))
+
+
+RequestArg = Annotated[int, typer.Argument(metavar="ID", help="Access request id (see: dthub access list).")]
+
+
+@access_app.command()
+def approve(
+    request_id: RequestArg, actor: ActorOption, note: Annotated[str, typer.Option(help="Why.")]
+) -> None:
+    """批准 Approve a pending request, as a data steward."""
+    decide_request(request_id, actor, note, approve=True)
+
+
+@access_app.command()
+def reject(
+    request_id: RequestArg, actor: ActorOption, note: Annotated[str, typer.Option(help="Why.")]
+) -> None:
+    """驳回 Reject a pending request, as a data steward."""
+    decide_request(request_id, actor, note, approve=False)
+
+
+def decide_request(request_id: int, actor: str, note: str, *, approve: bool) -> None:
+    with open_hub(load_settings()) as hub, access_step():
+        steward = identity.consumer_by_actor(hub.store, actor)
+        row = access_requests.decide(hub, request_id, steward, approve=approve, note=note)
+    show.make_console().print(Text(f"申请 Request {request_id}: {row.status}."))
+
+
+@access_app.command()
+def provision(request_id: RequestArg, actor: ActorOption) -> None:
+    """开通 Turn an approved request into a grant that expires when the request asked."""
+    with open_hub(load_settings()) as hub, access_step():
+        grant = access_requests.provision(hub, request_id, identity.consumer_by_actor(hub.store, actor))
+    show.make_console().print(
+        Text(f"已开通 Granted: {grant.id} ({grant.consumer} → {grant.dataset_id}, "
+             f"until {show.local_time(grant.expires_at)}).")
+    )  # fmt: skip
+
+
+@access_app.command("revoke")
+def revoke_grant(
+    grant_id: Annotated[int, typer.Argument(metavar="ID", help="Grant id.")], actor: ActorOption
+) -> None:
+    """撤销 Revoke a grant now."""
+    with open_hub(load_settings()) as hub, access_step():
+        access_requests.revoke(hub, grant_id, identity.consumer_by_actor(hub.store, actor))
+    show.make_console().print(Text(f"已撤销 Revoked: grant {grant_id}."))
+
+
+@access_app.command("list")
+def list_access(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON: requests and grants.")] = False,
+) -> None:
+    """列表 Access requests and grants, newest first."""
+    with open_hub(load_settings()) as hub:
+        rows, grants = access_requests.requests(hub), access_requests.grants(hub)
+    requests_out = [
+        {"id": r.id, "consumer": r.consumer, "dataset": r.dataset_id, "status": r.status,
+         "purpose": r.purpose, "until": r.requested_expires_at, "decided_by": r.decided_by, "note": r.note}
+        for r in rows
+    ]  # fmt: skip
+    grants_out = [
+        {"id": g.id, "consumer": g.consumer, "dataset": g.dataset_id, "until": g.expires_at,
+         "revoked_at": g.revoked_at}
+        for g in grants
+    ]  # fmt: skip
+    if as_json:
+        typer.echo(show.to_json({"requests": requests_out, "grants": grants_out}, indent=2))
+        return
+    out = show.make_console()
+    for title, records in (("申请 Requests", requests_out), ("授权 Grants", grants_out)):
+        out.print(Text(title, style="bold"))
+        for record in records:
+            out.print(Text(show.to_json(record)), soft_wrap=True)

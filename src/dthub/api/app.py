@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import dthub
-from dthub.api import catalog
+from dthub.api import access, catalog, rows
 from dthub.api.models import ApiError, ApiProblem, Health
 from dthub.domains import DOMAINS
 from dthub.hub.core import Hub
@@ -39,6 +39,16 @@ TAGS = [
         "name": "catalog",
         "description": "数据目录：数据集、指标、表结构、规则与血缘。The catalog: datasets, figures, "
         "schema, rules and lineage.",
+    },
+    {
+        "name": "rows",
+        "description": "受控数据查询：按许可、密级与范围脱敏、过滤并审计。A dataset's rows, masked, scoped "
+        "and audited by the reader's grant, clearance and organisation.",
+    },
+    {
+        "name": "access",
+        "description": "登录、数据申请、审批、开通与授权。Login, access requests, approval, provisioning "
+        "and grants.",
     },
 ]
 
@@ -93,6 +103,9 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
     app.exception_handler(RequestValidationError)(_answer_invalid)
     app.include_router(health)
     app.include_router(catalog.router)
+    app.include_router(rows.router)
+    app.include_router(access.auth)
+    app.include_router(access.router)
     for domain in domains:
         if domain.router is not None:
             app.include_router(domain.router, prefix=f"/api/v1/{domain.name}", tags=[domain.name])

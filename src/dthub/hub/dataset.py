@@ -6,7 +6,7 @@ store, lands rows in the lake under it, and validates every row against its sche
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -14,6 +14,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from dthub.hub.classification import Level
+from dthub.hub.pii import PiiKind
 
 RowCheck = Callable[[pa.Table], pa.ChunkedArray | pa.Array]
 """Vectorised check over a batch of rows: True where a row passes; null counts as a pass."""
@@ -77,15 +78,29 @@ class DatasetSpec:
     """Classification under GB/T 43697-2024."""
     pii_fields: tuple[str, ...] = ()
     """Columns holding personal information (plate, phone, ID number, precise track)."""
+    pii_kinds: Mapping[str, PiiKind] = field(default_factory=dict, hash=False)
+    """Kind of each PII field (`plate`, `mobile`, `location`, ...): it picks the mask a reader below the
+    field's level gets (`hub.access`). A PII field without a kind is withheld from such a reader."""
+    vehicle_column: str | None = None
+    """Column naming the vehicle (plate or id): a company sees only rows of its own vehicles."""
+    district_column: str | None = None
+    """Column holding a district code: a district sees only rows of its code (or inside its box)."""
+    point_columns: tuple[str, str] | None = None
+    """(longitude, latitude) columns, WGS-84: bounding-box filters, GeoJSON, and district boxes use them."""
     rules: tuple[Rule, ...] = ()
     partitioning: Literal["date", "none"] = field(init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "partitioning", "none" if self.time_column is None else "date")
         names = set(self.schema.names)
-        for column in (*self.primary_key, *self.pii_fields):
+        scoped = (self.vehicle_column, self.district_column, *(self.point_columns or ()))
+        declared = (*self.primary_key, *self.pii_fields, *(c for c in scoped if c is not None))
+        for column in declared:
             if column not in names:
                 raise ValueError(f"dataset {self.id}: column {column!r} is not in its schema")
+        for column in self.pii_kinds:
+            if column not in self.pii_fields:
+                raise ValueError(f"dataset {self.id}: pii_kinds names {column!r}, not a PII field")
         if self.time_column is not None and self.time_column not in names:
             raise ValueError(f"dataset {self.id}: time column {self.time_column!r} is not in its schema")
         if self.id.count(".") != 1:

@@ -10,9 +10,12 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
+from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, ConfigDict, Field
 
+from dthub.hub import identity
 from dthub.hub.core import Hub
+from dthub.hub.identity import Consumer
 
 
 def current_hub(request: Request) -> Hub:
@@ -22,6 +25,36 @@ def current_hub(request: Request) -> Hub:
 
 
 HubDep = Annotated[Hub, Depends(current_hub)]
+
+_API_KEY = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="An application's API key (`dthk_...`), shown once."
+)
+_BEARER = HTTPBearer(
+    auto_error=False, description="A person's session token (`dths_...`) from `POST /api/v1/auth/login`."
+)
+
+
+def current_consumer(
+    hub: HubDep,
+    api_key: Annotated[str | None, Depends(_API_KEY)],
+    bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Consumer:
+    """The application of the `X-API-Key` header, or the person of the bearer token; 401 otherwise."""
+    if api_key is None and bearer is None:
+        raise ApiProblem(401, "auth.required", "send X-API-Key, or Authorization: Bearer <session token>")
+    found = (
+        identity.authenticate(hub.store, api_key, "api_key")
+        if api_key is not None
+        else identity.authenticate(hub.store, bearer.credentials, "session")
+        if bearer is not None
+        else None
+    )
+    if found is None:
+        raise ApiProblem(401, "auth.invalid", "the key or token is unknown, expired or revoked")
+    return found
+
+
+ConsumerDep = Annotated[Consumer, Depends(current_consumer)]
 
 
 class Model(BaseModel):
@@ -55,15 +88,26 @@ class ApiProblem(Exception):
 
 
 def answers(
-    ok: str, *, not_found: str | None = None, invalid: str | None = None
+    ok: str,
+    *,
+    not_found: str | None = None,
+    invalid: str | None = None,
+    unauthorised: str | None = None,
+    forbidden: str | None = None,
+    conflict: str | None = None,
 ) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 404 or 422 (with an
-    `ApiError` body)."""
+    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 401, 403, 404, 409 or 422
+    (with an `ApiError` body)."""
     documented: dict[int | str, dict[str, Any]] = {200: {"description": ok}}
-    for code, description in ((404, not_found), (422, invalid)):
+    refusals = ((401, unauthorised), (403, forbidden), (404, not_found), (409, conflict), (422, invalid))
+    for code, description in refusals:
         if description is not None:
             documented[code] = {"model": ApiError, "description": description}
     return documented
 
 
 INVALID_PARAMETERS = "A parameter is malformed or out of range; `error` is `request.invalid`."
+UNAUTHORISED = (
+    "No credentials, or a key or token that is unknown, expired or revoked; `error` is `auth.required` "
+    "or `auth.invalid`."
+)

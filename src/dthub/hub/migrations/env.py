@@ -2,7 +2,8 @@
 
 from alembic import context
 
-import dthub.hub.audit_tables  # noqa: F401  (registers its tables on Base.metadata)
+import dthub.hub.audit_tables
+import dthub.hub.identity_tables  # noqa: F401  (registers its tables on Base.metadata)
 from dthub.hub.tables import Base
 
 connection = context.config.attributes["connection"]
