@@ -17,6 +17,7 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner, Result
 
 from dthub.cli import app
+from dthub.domains import DOMAINS, registry
 
 DOCS = Path(__file__).parents[1] / "docs" / "cli.md"
 HELP_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
@@ -203,12 +204,14 @@ def test_discard_closes_a_record_with_the_note(dthub: Dthub, damaged: Damaged) -
 def test_user_mistakes_end_in_one_line_not_a_traceback(dthub: Dthub, pems_files: list[Path]) -> None:
     cases = {
         ("ingest", str(pems_files[0]), "--adapter", "pems.nope"): (
-            "unknown adapter 'pems.nope'; known: pems.station_5min, pems.stations"
+            f"unknown adapter 'pems.nope'; known: {', '.join(sorted(registry().adapters))}"
         ),
         ("ingest", "missing.csv", "--adapter", "pems.stations"): "no such file or folder: missing.csv",
         ("quarantine", "show", "99"): "no quarantine record 99",
         ("lineage", "--dataset", "roads.nope"): "unknown dataset 'roads.nope'",
-        ("datasets", "--domain", "nope"): "unknown domain 'nope'; known: roads",
+        ("datasets", "--domain", "nope"): (
+            f"unknown domain 'nope'; known: {', '.join(sorted(d.name for d in DOMAINS))}"
+        ),
     }
     for args, message in cases.items():
         result = dthub(*args)

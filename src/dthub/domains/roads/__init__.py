@@ -1,15 +1,32 @@
-"""Road network monitoring (路网监测): detectors, their observations, and what is computed from them."""
+"""Road network monitoring (路网监测): the network, detectors, their observations, and congestion."""
 
 from __future__ import annotations
 
-from dthub.domains.roads.datasets import DETECTOR_OBSERVATIONS, DETECTOR_STATIONS
+from dthub.domains.roads.api import router
+from dthub.domains.roads.datasets import (
+    DETECTOR_OBSERVATIONS,
+    DETECTOR_SEGMENTS,
+    DETECTOR_STATIONS,
+    SEGMENTS,
+)
+from dthub.domains.roads.ingest.geojson import GeojsonSegments
+from dthub.domains.roads.ingest.osm import OsmGraphml
 from dthub.domains.roads.ingest.pems import PemsStation5Min, PemsStations
+from dthub.domains.roads.ingest.pems_segments import PemsDetectorSegments, PemsStationSegments
 from dthub.hub.domain import Domain
 
 DOMAIN = Domain(
     name="roads",
     title_zh="路网监测",
     title_en="Road network monitoring",
-    datasets=(DETECTOR_OBSERVATIONS, DETECTOR_STATIONS),
-    adapters=(PemsStation5Min(), PemsStations()),
+    datasets=(DETECTOR_OBSERVATIONS, DETECTOR_STATIONS, SEGMENTS, DETECTOR_SEGMENTS),
+    adapters=(
+        PemsStation5Min(),
+        PemsStations(),
+        PemsStationSegments(),
+        PemsDetectorSegments(),
+        OsmGraphml(),
+        GeojsonSegments(),
+    ),
+    router=router,
 )

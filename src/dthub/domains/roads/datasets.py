@@ -105,3 +105,74 @@ DETECTOR_STATIONS = DatasetSpec(
         in_range("length_mi", 0, 100),
     ),
 )
+
+ROAD_CLASSES = ("expressway", "arterial", "secondary_branch")
+"""Road classes (`roads.network.RoadClass`): 快速路, 主干路, 次干路及支路."""
+
+SEGMENTS = DatasetSpec(
+    id="roads.segments",
+    title_zh="路段",
+    title_en="Road segments",
+    description=(
+        "Directed road segments (路段): one direction of travel between two junctions, with its road "
+        "class (expressway / arterial / secondary-branch), geometry (WKT LineString, WGS-84, drawn in the "
+        "direction of travel), length, speed limit and free-flow speed. Loaded from OSM GraphML, GeoJSON, "
+        "or a detector system whose stations stand for segments."
+    ),
+    schema=pa.schema(
+        [
+            _field("segment_id", pa.string(), "Segment id, `<source>:<id>`", nullable=False),
+            _field("name", pa.string(), "Road name"),
+            _field("road_class", pa.string(), "Road class: " + ", ".join(ROAD_CLASSES), nullable=False),
+            _field("geometry_wkt", pa.string(), "LineString in WGS-84 (EPSG:4326), WKT; empty if unknown"),
+            _field(
+                "oneway", pa.bool_(), "The road is one-way (单行); false: this is one of its two directions"
+            ),
+            _field("bearing_deg", pa.float64(), "Azimuth from the first to the last point, 0-360 (0: north)"),
+            _field("length_m", pa.float64(), "Length on the WGS-84 ellipsoid, metres", nullable=False),
+            _field("speed_limit_kmh", pa.float64(), "Speed limit, km/h", nullable=False),
+            _field("speed_limit_source", pa.string(), "Where the limit comes from: source or class_default"),
+            _field("free_flow_speed_kmh", pa.float64(), "Free-flow speed (自由流速度), km/h", nullable=False),
+            _field("corridor_id", pa.string(), "Corridor (走廊) the segment belongs to: road name or ref"),
+            _field("district_code", pa.string(), "District (行政区划代码, GB/T 2260), if known"),
+            _field("source_ref", pa.string(), "Id of the feature in its source (OSM way ids)"),
+        ]
+    ),
+    primary_key=("segment_id",),
+    time_column=None,
+    owner="市交通运输委 路网监测中心 (road network monitoring centre)",
+    update_frequency="irregular",
+    retention_days=None,
+    level=Level.GENERAL_1,
+    rules=(
+        one_of("road_class", ROAD_CLASSES),
+        in_range("length_m", 0, 100_000),
+        in_range("speed_limit_kmh", 1, 200),
+        in_range("free_flow_speed_kmh", 1, 200),
+        in_range("bearing_deg", 0, 360),
+    ),
+)
+
+DETECTOR_SEGMENTS = DatasetSpec(
+    id="roads.detector_segments",
+    title_zh="检测器路段映射",
+    title_en="Detector to segment mapping",
+    description=(
+        "Which segment each detector station measures. A PeMS mainline station stands for one "
+        "expressway segment of its own (`pems:<station>`), so its mapping is one to one."
+    ),
+    schema=pa.schema(
+        [
+            _field("station_id", pa.int32(), "Detector station id", nullable=False),
+            _field("segment_id", pa.string(), "Segment the station measures", nullable=False),
+            _field("method", pa.string(), "How the mapping was made: station_as_segment or declared"),
+        ]
+    ),
+    primary_key=("station_id",),
+    time_column=None,
+    owner="市交通运输委 路网监测中心 (road network monitoring centre)",
+    update_frequency="irregular",
+    retention_days=None,
+    level=Level.GENERAL_1,
+    rules=(one_of("method", ("station_as_segment", "declared")),),
+)
