@@ -18,6 +18,7 @@ from dthub.api.models import ApiError, ApiProblem, Health
 from dthub.domains import DOMAINS
 from dthub.hub.core import Hub
 from dthub.hub.domain import Domain
+from dthub.hub.ratelimit import RateLimiter
 from dthub.hub.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,9 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
         lifespan=lifespan,
     )
     app.state.hub = hub
+    app.state.rate_limiter = RateLimiter(
+        per_minute=hub.settings.rate_limit_per_minute, burst=hub.settings.rate_limit_burst
+    )
     app.exception_handler(ApiProblem)(_answer_problem)
     app.exception_handler(RequestValidationError)(_answer_invalid)
     app.include_router(health)
@@ -114,7 +118,7 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
 
 async def _answer_problem(_request: Request, exc: ApiProblem) -> JSONResponse:
     body = ApiError(error=exc.error, detail=exc.detail)
-    return JSONResponse(status_code=exc.status_code, content=body.model_dump())
+    return JSONResponse(status_code=exc.status_code, content=body.model_dump(), headers=exc.headers)
 
 
 async def _answer_invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:

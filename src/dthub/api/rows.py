@@ -25,7 +25,16 @@ from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.domain import UnknownName
 from dthub.hub.query import QueryError, RowQuery
-from dthub.hub.web import INVALID_PARAMETERS, UNAUTHORISED, ApiProblem, ConsumerDep, HubDep, Model, answers
+from dthub.hub.web import (
+    INVALID_PARAMETERS,
+    RATE_LIMITED,
+    UNAUTHORISED,
+    ApiProblem,
+    HubDep,
+    LimitedConsumerDep,
+    Model,
+    answers,
+)
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["rows"])
 
@@ -74,12 +83,13 @@ DatasetId = Annotated[
             "on a masked field, a cursor of another query.",
             unauthorised=UNAUTHORISED,
             forbidden=FORBIDDEN,
+            limited=RATE_LIMITED,
         ),
     },
 )
 def get_rows(
     hub: HubDep,
-    consumer: ConsumerDep,
+    consumer: LimitedConsumerDep,
     dataset_id: DatasetId,
     fields: Annotated[
         str | None, Query(description="Comma-separated fields; default every field you may see.")

@@ -53,6 +53,14 @@ class Settings(BaseSettings):
         gt=0,
         description="Most rows written to one Parquet file of the lake; bigger partitions are split.",
     )
+    rate_limit_per_minute: int = Field(
+        default=600,
+        gt=0,
+        description="Requests a minute each API key or person may make to the data routes, on average.",
+    )
+    rate_limit_burst: int = Field(
+        default=60, gt=0, description="Requests each API key or person may make at once before the limit."
+    )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
 

@@ -7,6 +7,7 @@ the domains).
 
 from __future__ import annotations
 
+import time
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from dthub.hub import identity
 from dthub.hub.core import Hub
 from dthub.hub.identity import Consumer
+from dthub.hub.ratelimit import RateLimiter, retry_after_header
 
 
 def current_hub(request: Request) -> Hub:
@@ -79,9 +81,12 @@ class ApiError(Model):
 class ApiProblem(Exception):
     """Raised by a route to answer with `status_code` and an `ApiError` body."""
 
-    def __init__(self, status_code: int, error: str, detail: str) -> None:
+    def __init__(
+        self, status_code: int, error: str, detail: str, *, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(f"{error}: {detail}")
         self.status_code, self.error, self.detail = status_code, error, detail
+        self.headers = headers or {}
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, error={self.error!r})"
@@ -95,11 +100,19 @@ def answers(
     unauthorised: str | None = None,
     forbidden: str | None = None,
     conflict: str | None = None,
+    limited: str | None = None,
 ) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 401, 403, 404, 409 or 422
+    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 401, 403, 404, 409, 422 or 429
     (with an `ApiError` body)."""
     documented: dict[int | str, dict[str, Any]] = {200: {"description": ok}}
-    refusals = ((401, unauthorised), (403, forbidden), (404, not_found), (409, conflict), (422, invalid))
+    refusals = (
+        (401, unauthorised),
+        (403, forbidden),
+        (404, not_found),
+        (409, conflict),
+        (422, invalid),
+        (429, limited),
+    )
     for code, description in refusals:
         if description is not None:
             documented[code] = {"model": ApiError, "description": description}
@@ -110,4 +123,24 @@ INVALID_PARAMETERS = "A parameter is malformed or out of range; `error` is `requ
 UNAUTHORISED = (
     "No credentials, or a key or token that is unknown, expired or revoked; `error` is `auth.required` "
     "or `auth.invalid`."
+)
+
+
+def limit_rate(request: Request, consumer: ConsumerDep) -> Consumer:
+    """The authenticated consumer, if its bucket has a token; 429 with `Retry-After` otherwise."""
+    limiter: RateLimiter = request.app.state.rate_limiter
+    wait_s = limiter.take(consumer.actor, time.monotonic())
+    if wait_s is not None:
+        raise ApiProblem(
+            429,
+            "rate.limited",
+            f"{consumer.actor} made more requests than its limit; retry in {wait_s:.1f} s",
+            headers={"Retry-After": retry_after_header(wait_s)},
+        )
+    return consumer
+
+
+LimitedConsumerDep = Annotated[Consumer, Depends(limit_rate)]
+RATE_LIMITED = (
+    "Too many requests for this key or person; wait `Retry-After` seconds. `error` is `rate.limited`."
 )
