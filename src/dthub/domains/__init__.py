@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from dthub.domains import roads
+from dthub.domains import roads, vehicles
 from dthub.hub.domain import Domain, Registry
 
-DOMAINS: tuple[Domain, ...] = (roads.DOMAIN,)
+DOMAINS: tuple[Domain, ...] = (roads.DOMAIN, vehicles.DOMAIN)
 
 
 def registry() -> Registry:

@@ -1,0 +1,210 @@
+"""HTTP routes of the vehicles domain, mounted at `/api/v1/vehicles`: live positions and alarms.
+
+Thin: every read goes through `hub.access` (a grant on the dataset, clearance, masking, a company's own
+vehicles only); precise positions and plates are personal information.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import pyarrow as pa
+from fastapi import APIRouter, Path, Query
+from pydantic import Field
+from sqlalchemy import select
+
+from dthub.domains.vehicles import alarms as workflow
+from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
+from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow
+from dthub.hub import access
+from dthub.hub.access import Decision
+from dthub.hub.core import Hub
+from dthub.hub.dataset import DatasetSpec
+from dthub.hub.identity import Consumer
+from dthub.hub.web import INVALID_PARAMETERS, UNAUTHORISED, ApiProblem, ConsumerDep, HubDep, Model, answers
+
+router = APIRouter()
+ONLINE_WINDOW = timedelta(seconds=180)
+"""A terminal heard from within this window is online."""
+FORBIDDEN = "No live grant on the dataset, or a clearance below its level; `error` is the access reason."
+
+
+class LivePosition(Model):
+    phone: str | None = Field(description="Terminal phone; masked or absent below its level.")
+    plate: str | None = Field(description="Plate; masked below its level.")
+    reported_at: datetime = Field(description="Time of the last fix, UTC.")
+    lon: float | None = Field(description="Longitude, WGS-84; snapped to a 1 km grid below its level.")
+    lat: float | None = Field(description="Latitude, WGS-84; snapped to a 1 km grid below its level.")
+    speed_kmh: float
+    online: bool = Field(description="Heard from within the last 180 s.")
+    in_service: bool = Field(description="Status bit 4 (停运) clear.")
+
+
+class AlarmOut(Model):
+    id: str
+    rule: str
+    severity: str
+    plate: str | None
+    enterprise: str | None
+    started_at: datetime
+    ended_at: datetime
+    detail: str
+    evidence: list[dict[str, Any]] | None = Field(description="The fixes; absent below the dataset's level.")
+    status: str = Field(description="new, acknowledged or handled.")
+    acknowledged_by: str | None
+    handled_by: str | None
+    note: str | None
+
+
+class HandleBody(Model):
+    note: str = Field(min_length=1, description="What was done.")
+
+
+def _authorise(hub: Hub, consumer: Consumer, spec: DatasetSpec) -> Decision:
+    decision = access.authorise(hub, consumer, spec)
+    if not decision.allowed:
+        raise ApiProblem(403, decision.reason, f"{consumer.actor} may not read {spec.id}")
+    return decision
+
+
+def _plates(decision: Decision) -> tuple[str, ...] | None:
+    scope = decision.scope
+    return None if scope.unscoped or scope.vehicle_column is None else scope.vehicles
+
+
+@router.get(
+    "/live",
+    summary="Live positions",
+    response_model=list[LivePosition],
+    responses=answers(
+        "The last fix of each terminal, masked as the reader's clearance requires.",
+        unauthorised=UNAUTHORISED,
+        forbidden=FORBIDDEN,
+    ),
+)
+def get_live(hub: HubDep, consumer: ConsumerDep) -> list[LivePosition]:
+    """The last fix of every terminal (a company: of its vehicles), online when heard from recently."""
+    decision = _authorise(hub, consumer, LOCATION_REPORTS)
+    plates = _plates(decision)
+    with hub.store.session() as session:
+        rows = list(session.scalars(select(LiveStateRow).order_by(LiveStateRow.phone)))
+    if plates is not None:
+        rows = [row for row in rows if row.plate in plates]
+    table = pa.table(
+        {
+            "phone": pa.array([r.phone for r in rows], pa.string()),
+            "plate": pa.array([r.plate for r in rows], pa.string()),
+            "lon": pa.array([r.lon for r in rows], pa.float64()),
+            "lat": pa.array([r.lat for r in rows], pa.float64()),
+        }
+    )
+    shown = access.apply(decision, LOCATION_REPORTS, table).to_pylist()
+    now = datetime.now(UTC)
+    return [
+        LivePosition(
+            phone=view.get("phone"),
+            plate=view.get("plate"),
+            reported_at=row.reported_at,
+            lon=view.get("lon"),
+            lat=view.get("lat"),
+            speed_kmh=row.speed_kmh,
+            online=now - row.received_at <= ONLINE_WINDOW,
+            in_service=row.in_service,
+        )
+        for row, view in zip(rows, shown, strict=True)
+    ]
+
+
+def _alarm_out(row: AlarmRow, decision: Decision) -> AlarmOut:
+    table = pa.table({"plate": pa.array([row.plate], pa.string()), "evidence": pa.array([""], pa.string())})
+    view = access.apply(decision, ALARMS, table).to_pylist()[0]
+    return AlarmOut(
+        id=row.id,
+        rule=row.rule,
+        severity=row.severity,
+        plate=view.get("plate"),
+        enterprise=row.enterprise,
+        started_at=row.started_at,
+        ended_at=row.ended_at,
+        detail=row.detail,
+        evidence=row.evidence if "evidence" in view else None,
+        status=row.status,
+        acknowledged_by=row.acknowledged_by,
+        handled_by=row.handled_by,
+        note=row.note,
+    )
+
+
+@router.get(
+    "/alarms",
+    summary="Supervision alarms",
+    response_model=list[AlarmOut],
+    responses=answers(
+        "Alarms, newest first.", invalid=INVALID_PARAMETERS, unauthorised=UNAUTHORISED, forbidden=FORBIDDEN
+    ),
+)
+def get_alarms(
+    hub: HubDep,
+    consumer: ConsumerDep,
+    status: Annotated[str | None, Query(pattern="^(new|acknowledged|handled)$")] = None,
+    rule: Annotated[str | None, Query(description="A rule key, e.g. overspeed.")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> list[AlarmOut]:
+    """Alarms the supervision rules raised (a company: of its vehicles), with their workflow state."""
+    decision = _authorise(hub, consumer, ALARMS)
+    rows = workflow.list_alarms(hub.store, status=status, rule=rule, plates=_plates(decision), limit=limit)
+    return [_alarm_out(row, decision) for row in rows]
+
+
+AlarmId = Annotated[str, Path(description="Alarm id, `<rule>:<phone>:<start>`.")]
+
+
+def _step(hub: Hub, consumer: Consumer, alarm_id: str, note: str | None) -> AlarmOut:
+    decision = _authorise(hub, consumer, ALARMS)
+    try:
+        if note is None:
+            row = workflow.acknowledge(hub.store, alarm_id, by=consumer.actor)
+        else:
+            row = workflow.handle(hub.store, alarm_id, by=consumer.actor, note=note)
+    except workflow.AlarmNotFound as exc:
+        raise ApiProblem(404, "alarm.not_found", str(exc)) from None
+    except workflow.WrongStatus as exc:
+        raise ApiProblem(409, "alarm.wrong_status", str(exc)) from None
+    return _alarm_out(row, decision)
+
+
+@router.post(
+    "/alarms/{alarm_id}/acknowledge",
+    summary="Acknowledge an alarm",
+    response_model=AlarmOut,
+    responses=answers(
+        "The alarm, now acknowledged.",
+        not_found="No such alarm; `error` is `alarm.not_found`.",
+        conflict="The alarm is not new; `error` is `alarm.wrong_status`.",
+        invalid=INVALID_PARAMETERS,
+        unauthorised=UNAUTHORISED,
+        forbidden=FORBIDDEN,
+    ),
+)
+def acknowledge_alarm(hub: HubDep, consumer: ConsumerDep, alarm_id: AlarmId) -> AlarmOut:
+    """new -> acknowledged, recording who."""
+    return _step(hub, consumer, alarm_id, None)
+
+
+@router.post(
+    "/alarms/{alarm_id}/handle",
+    summary="Handle an alarm",
+    response_model=AlarmOut,
+    responses=answers(
+        "The alarm, now handled.",
+        not_found="No such alarm; `error` is `alarm.not_found`.",
+        conflict="The alarm is already handled; `error` is `alarm.wrong_status`.",
+        invalid=INVALID_PARAMETERS,
+        unauthorised=UNAUTHORISED,
+        forbidden=FORBIDDEN,
+    ),
+)
+def handle_alarm(hub: HubDep, consumer: ConsumerDep, alarm_id: AlarmId, body: HandleBody) -> AlarmOut:
+    """new or acknowledged -> handled, with a note of what was done and who did it."""
+    return _step(hub, consumer, alarm_id, body.note)

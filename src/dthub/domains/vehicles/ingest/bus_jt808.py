@@ -1,0 +1,147 @@
+"""Gateway messages on the bus (JSON lines) -> `vehicles.location_reports`; alarms -> `vehicles.alarms`.
+
+The gateway publishes one message per frame it received: `{"kind": "frame", "frame": <hex, flags
+included>, "received_at": ISO 8601, "phone", "plate", "plate_colour", "vehicle_class", "enterprise"}`, or
+for bytes it refused `{"kind": "refused", "reason", "detail", "raw": <hex>, "received_at"}`. The writer
+joins a batch of them, one per line. A 0x0200 frame gives one row, a 0x0704 frame one row per report; a
+refused message, a frame that does not decode (`jt808.*`), a line that is no such JSON
+(`vehicles.bad_message`) is quarantined with its reason and the line as raw text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
+from dthub.domains.vehicles.jt808 import BatchLocationReport, FrameError, LocationReport, decode
+from dthub.hub.adapter import LOCATION, LocationUnit, Parsed, Rejected, text_lines
+
+
+def _lines(data: bytes) -> list[tuple[int, str]]:
+    return [
+        (number, line)
+        for number, raw in enumerate(data.split(b"\n"), start=1)
+        if (line := raw.rstrip(b"\r").decode("utf-8", "replace")).strip()
+    ]
+
+
+def _table(rows: list[dict[str, Any]], schema: pa.Schema, locations: list[int]) -> pa.Table:
+    columns = {f.name: pa.array([r.get(f.name) for r in rows], f.type) for f in schema}
+    return pa.table({**columns, LOCATION: pa.array(locations, pa.int64())})
+
+
+class _JsonLines:
+    location_unit: ClassVar[LocationUnit] = "line"
+
+    def parse(self, data: bytes) -> Parsed:
+        raise NotImplementedError
+
+    def raw_records(self, data: bytes, locations: Sequence[int]) -> list[str]:
+        return text_lines(data, locations)
+
+    def parse_raw(self, raw: str) -> Parsed:
+        return self.parse(raw.encode())
+
+
+class GatewayFrames(_JsonLines):
+    """Frames the gateway published on the bus -> `vehicles.location_reports`."""
+
+    name: ClassVar[str] = "jt808.gateway_frames"
+    dataset: ClassVar[str] = LOCATION_REPORTS.id
+
+    def parse(self, data: bytes) -> Parsed:
+        rows: list[dict[str, Any]] = []
+        locations: list[int] = []
+        rejected: list[Rejected] = []
+        for number, line in _lines(data):
+            try:
+                message = json.loads(line)
+                kind = message["kind"]
+                if kind == "refused":
+                    rejected.append(
+                        Rejected(
+                            reason=message["reason"], detail=message["detail"], location=number, raw=line
+                        )
+                    )
+                    continue
+                packet = decode(bytes.fromhex(message["frame"]))
+                received = datetime.fromisoformat(message["received_at"])
+            except FrameError as error:
+                rejected.append(Rejected(reason=error.reason, detail=error.detail, location=number, raw=line))
+                continue
+            except (ValueError, KeyError, TypeError) as error:
+                rejected.append(
+                    Rejected(reason="vehicles.bad_message", detail=repr(error), location=number, raw=line)
+                )
+                continue
+            body = packet.message
+            reports = (
+                [body]
+                if isinstance(body, LocationReport)
+                else list(body.reports)
+                if isinstance(body, BatchLocationReport)
+                else []
+            )
+            if not reports:
+                rejected.append(
+                    Rejected(
+                        reason="vehicles.not_a_report",
+                        detail=f"message {packet.header.message_id:#06x} carries no location",
+                        location=number,
+                        raw=line,
+                    )
+                )
+                continue
+            for report in reports:
+                rows.append(
+                    {
+                        "phone": packet.header.phone,
+                        "plate": message.get("plate"),
+                        "plate_colour": message.get("plate_colour"),
+                        "vehicle_class": message.get("vehicle_class"),
+                        "enterprise": message.get("enterprise"),
+                        "reported_at": report.time,
+                        "received_at": received,
+                        "lon": report.longitude,
+                        "lat": report.latitude,
+                        "altitude_m": report.altitude_m,
+                        "speed_kmh": report.speed_kmh,
+                        "direction": report.direction,
+                        "alarm_word": report.alarm,
+                        "status_word": report.status,
+                        "serial": packet.header.serial,
+                    }
+                )
+                locations.append(number)
+        return Parsed(rows=_table(rows, LOCATION_REPORTS.schema, locations), rejected=tuple(rejected))
+
+
+class AlarmRecords(_JsonLines):
+    """Alarms the rules raised, one JSON object per line -> `vehicles.alarms`."""
+
+    name: ClassVar[str] = "vehicles.alarm_records"
+    dataset: ClassVar[str] = ALARMS.id
+
+    def parse(self, data: bytes) -> Parsed:
+        rows: list[dict[str, Any]] = []
+        locations: list[int] = []
+        rejected: list[Rejected] = []
+        for number, line in _lines(data):
+            try:
+                record = json.loads(line)
+                for name in ("started_at", "ended_at"):
+                    record[name] = datetime.fromisoformat(record[name])
+                record["evidence"] = json.dumps(record["evidence"], ensure_ascii=False)
+            except (ValueError, KeyError, TypeError) as error:
+                rejected.append(
+                    Rejected(reason="vehicles.bad_alarm", detail=repr(error), location=number, raw=line)
+                )
+                continue
+            rows.append(record)
+            locations.append(number)
+        return Parsed(rows=_table(rows, ALARMS.schema, locations), rejected=tuple(rejected))
