@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 import dthub
-from dthub.api import access, catalog, rows
+from dthub.api import access, catalog, ogc, rows
 from dthub.api.models import ApiError, ApiProblem, Health
 from dthub.domains import DOMAINS
 from dthub.hub.core import Hub
@@ -45,6 +45,11 @@ TAGS = [
         "name": "rows",
         "description": "受控数据查询：按许可、密级与范围脱敏、过滤并审计。A dataset's rows, masked, scoped "
         "and audited by the reader's grant, clearance and organisation.",
+    },
+    {
+        "name": "ogc",
+        "description": "OGC API - Features 第 1 部分：空间数据集供 GIS 客户端读取，同样受控。"
+        "Spatial datasets for GIS clients, OGC API - Features Part 1, through the same policy.",
     },
     {
         "name": "access",
@@ -108,6 +113,7 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
     app.include_router(health)
     app.include_router(catalog.router)
     app.include_router(rows.router)
+    app.include_router(ogc.router)
     app.include_router(access.auth)
     app.include_router(access.router)
     for domain in domains:
