@@ -75,6 +75,15 @@ def test_catalog_entry_states_the_declaration(client: TestClient) -> None:
         "primary_key": ["station_id"],
         "pii_fields": [],
         "figures": NO_FIGURES,
+        "value": {
+            "reads": 0,
+            "consumers": 0,
+            "rows_served": 0,
+            "usage_part": 0.0,
+            "freshness_part": 0.0,
+            "quality_part": 0.0,
+            "score": 0.0,
+        },
     }
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, cast
 
 from fastapi import APIRouter, Path, Query
@@ -13,16 +14,18 @@ from dthub.api.models import (
     BatchStatus,
     DatasetDetail,
     DatasetSummary,
+    DatasetValue,
     Figures,
     RuleSummary,
     SchemaField,
     answers,
 )
-from dthub.hub import catalog, lineage
+from dthub.hub import catalog, lineage, value
 from dthub.hub.catalog import DatasetFigures
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.domain import UnknownName
+from dthub.hub.tables import utcnow
 from dthub.hub.web import HubDep
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["catalog"])
@@ -54,8 +57,9 @@ def list_datasets(
         (spec for spec in hub.registry.datasets.values() if domain is None or spec.domain == domain),
         key=lambda spec: spec.id,
     )
-    figures = catalog.figures(hub.store, [spec.id for spec in specs])
-    return [summary(spec, figures[spec.id]) for spec in specs]
+    ids = [spec.id for spec in specs]
+    figures, reads, now = catalog.figures(hub.store, ids), value.usage(hub.store, ids), utcnow()
+    return [summary(spec, figures[spec.id], reads[spec.id], now) for spec in specs]
 
 
 @router.get(
@@ -73,8 +77,9 @@ def get_dataset(hub: HubDep, dataset_id: DatasetId) -> DatasetDetail:
     each column) and the rules every landed row satisfies."""
     spec = _declared(hub, dataset_id)
     figures = catalog.figures(hub.store, [spec.id])[spec.id]
+    reads = value.usage(hub.store, [spec.id])[spec.id]
     return DatasetDetail(
-        **dict(summary(spec, figures)),
+        **dict(summary(spec, figures, reads, utcnow())),
         schema=[SchemaField(**field) for field in catalog.schema_fields(spec)],
         rules=[RuleSummary(name=rule.name, description=rule.description) for rule in spec.rules],
     )
@@ -117,8 +122,9 @@ def get_lineage(
     ]
 
 
-def summary(spec: DatasetSpec, figures: DatasetFigures) -> DatasetSummary:
-    """The catalog entry of a declared dataset with its figures."""
+def summary(spec: DatasetSpec, figures: DatasetFigures, reads: value.Usage, now: datetime) -> DatasetSummary:
+    """The catalog entry of a declared dataset with its figures and value score."""
+    worth = value.value(reads, figures, spec.update_frequency, now)
     return DatasetSummary(
         id=spec.id,
         domain=spec.domain,
@@ -145,6 +151,15 @@ def summary(spec: DatasetSpec, figures: DatasetFigures) -> DatasetSummary:
             rows_quarantined=figures.rows_quarantined,
             open_quarantine=figures.open_quarantine,
             valid_ratio=figures.valid_ratio,
+        ),
+        value=DatasetValue(
+            reads=reads.reads,
+            consumers=reads.consumers,
+            rows_served=reads.rows_served,
+            usage_part=worth.usage_part,
+            freshness_part=worth.freshness_part,
+            quality_part=worth.quality_part,
+            score=worth.score,
         ),
     )
 

@@ -51,6 +51,20 @@ class Figures(Model):
     )
 
 
+class DatasetValue(Model):
+    """A first data value score (数据价值评估) and what makes it: usage, freshness and quality."""
+
+    reads: int = Field(ge=0, description="Governed reads and exports of the dataset, from the audit log.")
+    consumers: int = Field(ge=0, description="Distinct consumers who read it.")
+    rows_served: int = Field(ge=0, description="Rows those reads returned.")
+    usage_part: float = Field(ge=0, le=1, description="Usage, 0-1: reads (log scale) and consumers.")
+    freshness_part: float = Field(
+        ge=0, le=1, description="Freshness, 0-1: 1 within two update periods, then 2 periods / age."
+    )
+    quality_part: float = Field(ge=0, le=1, description="Quality, 0-1: the valid ratio (0 before any read).")
+    score: float = Field(ge=0, le=100, description="0.4 usage + 0.3 freshness + 0.3 quality, on 0-100.")
+
+
 class DatasetSummary(Model):
     """A dataset of the catalog (数据目录): its declaration and live figures."""
 
@@ -76,6 +90,7 @@ class DatasetSummary(Model):
     primary_key: list[str] = Field(description="Columns that identify a row.")
     pii_fields: list[str] = Field(description="Columns holding personal information.")
     figures: Figures = Field(description="Live figures over committed batches.")
+    value: DatasetValue = Field(description="The first data value score, with its parts.")
 
 
 class SchemaField(Model):
