@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -13,7 +13,16 @@ from dthub.hub.access_requests import AccessError
 from dthub.hub.classification import Level
 from dthub.hub.identity import IdentityError, Role
 from dthub.hub.identity_tables import AccessRequestRow, GrantRow
-from dthub.hub.web import INVALID_PARAMETERS, UNAUTHORISED, ApiProblem, ConsumerDep, HubDep, Model, answers
+from dthub.hub.web import (
+    INVALID_PARAMETERS,
+    MAX_ROW_ID,
+    UNAUTHORISED,
+    ApiProblem,
+    ConsumerDep,
+    HubDep,
+    Model,
+    answers,
+)
 
 T = TypeVar("T")
 
@@ -167,21 +176,27 @@ def list_requests(hub: HubDep, consumer: ConsumerDep) -> list[AccessRequest]:
     return [_request(row) for row in access_requests.requests(hub, consumer=mine)]
 
 
-RequestId = Annotated[int, Path(description="Access request id.")]
-STEP_ANSWERS = {
-    "unauthorised": UNAUTHORISED,
-    "forbidden": NOT_STEWARD,
-    "not_found": "No such request; `error` is `request.not_found`.",
-    "conflict": CONFLICT,
-    "invalid": INVALID_PARAMETERS,
-}
+RequestId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Access request id.")]
+GrantId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Grant id.")]
+
+
+def step_answers(ok: str) -> dict[int | str, dict[str, Any]]:
+    """What a workflow step answers: the row, or 401, 403 (not a steward), 404, 409 or 422."""
+    return answers(
+        ok,
+        unauthorised=UNAUTHORISED,
+        forbidden=NOT_STEWARD,
+        not_found="No such request; `error` is `request.not_found`.",
+        conflict=CONFLICT,
+        invalid=INVALID_PARAMETERS,
+    )
 
 
 @router.post(
     "/requests/{request_id}/approve",
     summary="Approve an access request",
     response_model=AccessRequest,
-    responses=answers("The request, approved.", **STEP_ANSWERS),
+    responses=step_answers("The request, approved."),
 )
 def approve(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: NoteIn) -> AccessRequest:
     """A data steward approves a pending request with a note; audited."""
@@ -194,7 +209,7 @@ def approve(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: Not
     "/requests/{request_id}/reject",
     summary="Reject an access request",
     response_model=AccessRequest,
-    responses=answers("The request, rejected.", **STEP_ANSWERS),
+    responses=step_answers("The request, rejected."),
 )
 def reject(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: NoteIn) -> AccessRequest:
     """A data steward rejects a pending request with a note; audited."""
@@ -207,7 +222,7 @@ def reject(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: Note
     "/requests/{request_id}/provision",
     summary="Provision an approved request",
     response_model=Grant,
-    responses=answers("The grant, expiring when the request asked.", **STEP_ANSWERS),
+    responses=step_answers("The grant, expiring when the request asked."),
 )
 def provision(hub: HubDep, consumer: ConsumerDep, request_id: RequestId) -> Grant:
     """Turn an approved request into a grant; audited."""
@@ -239,7 +254,9 @@ def list_grants(hub: HubDep, consumer: ConsumerDep) -> list[Grant]:
     ),
 )
 def revoke(
-    hub: HubDep, consumer: ConsumerDep, grant_id: Annotated[int, Path(description="Grant id.")]
+    hub: HubDep,
+    consumer: ConsumerDep,
+    grant_id: Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Grant id.")],
 ) -> Grant:
     """A data steward ends a grant before it expires; audited."""
     return _grant(_run(lambda: access_requests.revoke(hub, grant_id, consumer)))

@@ -41,6 +41,7 @@ GEOJSON = "application/geo+json"
 NOT_SPATIAL = "No spatial dataset has this id; `error` is `collection.not_found`."
 FORBIDDEN = "No live grant for this collection, or clearance below its level; `error` is `access.*`."
 MAX_LIMIT = 10_000
+MAX_OFFSET = 1_000_000_000
 
 CollectionId = Annotated[
     str, Path(description="Collection id: a spatial dataset's id.", examples=["vehicles.location_reports"])
@@ -134,6 +135,7 @@ def collection(hub: HubDep, request: Request, collection_id: CollectionId) -> JS
         unauthorised=UNAUTHORISED,
         forbidden=FORBIDDEN,
         limited=RATE_LIMITED,
+        media_types=(GEOJSON,),
     ),
 )
 def items(
@@ -154,7 +156,9 @@ def items(
         ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Features per page.")] = 10,
-    offset: Annotated[int, Query(ge=0, description="Features to skip (the `next` link sets it).")] = 0,
+    offset: Annotated[
+        int, Query(ge=0, le=MAX_OFFSET, description="Features to skip (the `next` link sets it).")
+    ] = 0,
 ) -> JSONResponse:
     """The features of a spatial dataset as your grant, clearance and organisation allow, like the rows
     route: masked coordinates are coarsened, rows outside your scope never come back, the read is audited."""

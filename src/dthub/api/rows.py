@@ -84,6 +84,7 @@ DatasetId = Annotated[
             unauthorised=UNAUTHORISED,
             forbidden=FORBIDDEN,
             limited=RATE_LIMITED,
+            media_types=("application/geo+json", "text/csv", "application/vnd.apache.parquet"),
         ),
     },
 )

@@ -101,10 +101,13 @@ def answers(
     forbidden: str | None = None,
     conflict: str | None = None,
     limited: str | None = None,
+    media_types: tuple[str, ...] = (),
 ) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` of a route: what 200 returns, and when it answers 401, 403, 404, 409, 422 or 429
     (with an `ApiError` body)."""
     documented: dict[int | str, dict[str, Any]] = {200: {"description": ok}}
+    if media_types:  # besides JSON: what a `format` parameter can ask for
+        documented[200]["content"] = {media_type: {} for media_type in media_types}
     refusals = (
         (401, unauthorised),
         (403, forbidden),
@@ -119,6 +122,8 @@ def answers(
     return documented
 
 
+MAX_ROW_ID = 2**63 - 1
+"""Largest id of a row of the operational store (BIGINT); path ids above it are refused with 422."""
 INVALID_PARAMETERS = "A parameter is malformed or out of range; `error` is `request.invalid`."
 UNAUTHORISED = (
     "No credentials, or a key or token that is unknown, expired or revoked; `error` is `auth.required` "
