@@ -18,6 +18,9 @@ from typer.testing import CliRunner, Result
 
 from dthub.cli import app
 from dthub.domains import DOMAINS, registry
+from dthub.hub import identity
+from dthub.hub.core import Hub
+from dthub.hub.settings import Settings
 
 DOCS = Path(__file__).parents[1] / "docs" / "cli.md"
 HELP_ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
@@ -284,10 +287,34 @@ def test_demo_ingests_the_real_sample_into_both_datasets(dthub: Dthub, pems_file
         13,
     )
 
+    first_passwords = demo_passwords(built.stdout)
+    assert sorted(first_passwords) == ["demo-admin", "demo-analyst", "demo-steward"]
+
     again = dthub("demo", "--no-serve", DTHUB_REALDATA=realdata)
     assert again.exit_code == 0, again.output
-    assert again.stdout.count("│ skipped ") == 2 * 13
+    assert again.stdout.count("│ skipped ") == 4 * 13
+    assert demo_passwords(again.stdout) == first_passwords
     assert figures(dthub)["roads.detector_observations"]["rows"] == 13 * 2592
+
+
+def demo_passwords(stdout: str) -> dict[str, str]:
+    """username → password of the demo accounts printed by `dthub demo`."""
+    found = re.findall(r"^\s+(demo-[a-z]+)\s+(\S+)\s+", stdout, flags=re.MULTILINE)
+    return dict(found)
+
+
+def test_printed_demo_accounts_can_log_in(dthub: Dthub, tmp_path: Path) -> None:
+    built = dthub("demo", "--no-serve", DTHUB_REALDATA=str(tmp_path / "absent"))
+    passwords = demo_passwords(built.stdout)
+
+    hub = Hub.open(Settings(home=tmp_path / "hub"), DOMAINS)
+    try:
+        for username, password in passwords.items():
+            assert identity.login(hub.store, username, password).text.startswith("dths_")
+        with pytest.raises(identity.IdentityError):
+            identity.login(hub.store, "demo-admin", "not the password")
+    finally:
+        hub.close()
 
 
 def test_demo_without_the_real_data_says_so_and_keeps_the_hub_empty(dthub: Dthub, tmp_path: Path) -> None:

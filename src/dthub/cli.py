@@ -28,6 +28,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from dthub import console as show
+from dthub.demo.accounts import ACCOUNTS, ensure_accounts
 from dthub.domains import DOMAINS
 from dthub.hub import access_requests, catalog, identity, quarantine, query
 from dthub.hub.adapter import Adapter
@@ -62,7 +63,7 @@ BAD_INPUT, REFUSED = 2, 1
 PEMS_SAMPLE = Path("traffic/pems_raw_scalation")
 """The real PeMS sample of the demo, under `settings.realdata`."""
 PEMS_FILES = "d04_text_station_5min_*.csv"
-PEMS_ADAPTERS = ("pems.station_5min", "pems.stations")
+PEMS_ADAPTERS = ("pems.station_5min", "pems.stations", "pems.station_segments", "pems.detector_segments")
 REAL_DATA_NOTE = (
     "路网数据是真实的 Caltrans PeMS 检测器数据（加州第 4 区，US-101 北向，2022 年），目前没有任何模拟数据。\n"
     "The road data is real Caltrans PeMS data (District 4, US-101 N, 2022); nothing is simulated yet."
@@ -146,7 +147,7 @@ def datasets(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON array instead of a table.")] = False,
 ) -> None:
     """数据目录 The catalog: each dataset with its level, rows, files, freshness and quality."""
-    known = [d.name for d in registry().domains]
+    known = sorted(d.name for d in registry().domains)
     if domain is not None and domain not in known:
         fail(f"unknown domain {domain!r}; known: {', '.join(known)}", BAD_INPUT)
     with open_hub(load_settings()) as hub:
@@ -325,6 +326,11 @@ def demo(
                 fail(failure, REFUSED)
         specs = list(hub.registry.datasets.values())
         out.print(show.datasets_table(specs, catalog.figures(hub.store, [spec.id for spec in specs])))
+        passwords = ensure_accounts(hub)
+    out.print(Text("演示账号 Demo accounts (console: /console/):", style="bold"))
+    for account in ACCOUNTS:
+        password = passwords.get(account.username, "(set before; see <home>/demo-accounts.json)")
+        out.print(Text(f"  {account.username}  {password}  {account.role.value}  {account.clearance.value}"))
     if files:
         out.print(Text(REAL_DATA_NOTE))
     else:

@@ -20,6 +20,7 @@ from dthub.hub.core import Hub
 from dthub.hub.domain import Domain
 from dthub.hub.ratelimit import RateLimiter
 from dthub.hub.settings import Settings
+from dthub.web import mount as mount_console
 
 log = logging.getLogger(__name__)
 
@@ -119,6 +120,7 @@ def create_app(settings: Settings | None = None, domains: Sequence[Domain] = DOM
     for domain in domains:
         if domain.router is not None:
             app.include_router(domain.router, prefix=f"/api/v1/{domain.name}", tags=[domain.name])
+    mount_console(app)  # the operator console at /console/; `/` redirects there
     return app
 
 
