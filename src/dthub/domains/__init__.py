@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from dthub.domains import roads, vehicles
+from dthub.domains import roads, transit, vehicles
 from dthub.hub.domain import Domain, Registry
 
-DOMAINS: tuple[Domain, ...] = (roads.DOMAIN, vehicles.DOMAIN)
+DOMAINS: tuple[Domain, ...] = (roads.DOMAIN, vehicles.DOMAIN, transit.DOMAIN, transit.MAAS)
 
 
 def registry() -> Registry:

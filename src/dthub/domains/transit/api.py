@@ -1,0 +1,111 @@
+"""HTTP routes of the transit domain, mounted at `/api/v1/transit`: trip planning over GTFS feeds.
+
+The same planner answers at `/api/v1/maas/plan` (the MaaS name of the action plan), through the `maas`
+router that `transit.MAAS` mounts. Feeds are named by their path under `<DTHUB_REALDATA>/gtfs/` without
+`.zip` (e.g. `nyc_mta/subway`); a timetable is built once per (feeds, date) and kept in memory.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from dthub.domains.transit.gtfs import read_feed
+from dthub.domains.transit.plan import plan as make_plan
+from dthub.domains.transit.timetable import Timetable, build_timetable
+from dthub.hub.web import INVALID_PARAMETERS, ApiProblem, HubDep, Model, answers
+
+router = APIRouter()
+maas_router = APIRouter()
+
+FEED_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
+TIME = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
+
+
+class PlanRequest(Model):
+    """A trip from one point to another, leaving at a time of a service day."""
+
+    from_lat: Annotated[float, Field(ge=-90, le=90, description="Origin latitude, WGS-84.")]
+    from_lon: Annotated[float, Field(ge=-180, le=180, description="Origin longitude, WGS-84.")]
+    to_lat: Annotated[float, Field(ge=-90, le=90, description="Destination latitude, WGS-84.")]
+    to_lon: Annotated[float, Field(ge=-180, le=180, description="Destination longitude, WGS-84.")]
+    date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Service date, YYYY-MM-DD.")]
+    time: Annotated[str, Field(description="Departure, HH:MM or HH:MM:SS of the service day.")]
+    feeds: Annotated[
+        list[str], Field(min_length=1, max_length=10, description="GTFS feeds, e.g. `nyc_mta/subway`.")
+    ]
+    max_transfers: Annotated[int, Field(ge=0, le=10, description="Most transfers an itinerary may have.")] = 4
+    walk_radius_m: Annotated[
+        float, Field(gt=0, le=2000, description="Walking access, egress and transfers, m.")
+    ] = 400
+    walk_speed_mps: Annotated[float, Field(gt=0.2, le=3, description="Walking speed, m/s.")] = 1.2
+
+
+@lru_cache(maxsize=4)
+def _timetable(paths: tuple[Path, ...], day: date, walk_radius_m: float, walk_speed_mps: float) -> Timetable:
+    return build_timetable(
+        [read_feed(path, name=path.name.removesuffix(".zip")) for path in paths],
+        day,
+        walk_radius_m=walk_radius_m,
+        walk_speed_mps=walk_speed_mps,
+    )
+
+
+def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
+    match = TIME.match(request.time)
+    if match is None:
+        raise ApiProblem(422, "request.invalid", f"body.time: want HH:MM[:SS], got {request.time!r}")
+    try:
+        day = date.fromisoformat(request.date)
+    except ValueError:
+        raise ApiProblem(422, "request.invalid", f"body.date: not a date, got {request.date!r}") from None
+    paths = []
+    for name in request.feeds:
+        if not FEED_NAME.match(name) or ".." in name:
+            raise ApiProblem(422, "request.invalid", f"body.feeds: not a feed name, got {name!r}")
+        path = hub.settings.realdata / "gtfs" / f"{name}.zip"
+        if not path.exists():
+            path = hub.settings.realdata / "gtfs" / name
+        if not path.exists():
+            raise ApiProblem(
+                404, "feed.not_found", f"no GTFS feed {name!r} under {hub.settings.realdata / 'gtfs'}"
+            )
+        paths.append(path)
+    hours, minutes, secs = int(match[1]), int(match[2]), int(match[3] or 0)
+    timetable = _timetable(tuple(paths), day, request.walk_radius_m, request.walk_speed_mps)
+    return make_plan(
+        timetable,
+        (request.from_lat, request.from_lon),
+        (request.to_lat, request.to_lon),
+        hours * 3600 + minutes * 60 + secs,
+        access_radius_m=request.walk_radius_m,
+        walk_speed_mps=request.walk_speed_mps,
+        max_rounds=request.max_transfers + 1,
+    )
+
+
+RESPONSES = answers(
+    "An OpenTripPlanner-like `plan`: itineraries (one per number of transfers that arrives earlier than "
+    "with fewer), each with legs (mode, route, stops, times in seconds of the service day, geometry).",
+    not_found="A feed named is not under `<DTHUB_REALDATA>/gtfs/`; `error` is `feed.not_found`.",
+    invalid=INVALID_PARAMETERS,
+)
+
+
+@router.post("/plan", summary="Plan a trip", responses=RESPONSES)
+def post_plan(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
+    """Earliest-arrival itineraries between two points (RAPTOR over the service day's timetable of the
+    feeds, walking access, egress and transfers), as in OpenTripPlanner's plan response."""
+    return _answer(hub, request)
+
+
+@maas_router.post("/plan", summary="Plan a trip (MaaS)", responses=RESPONSES)
+def post_maas_plan(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
+    """The same planner as `POST /api/v1/transit/plan`, under the MaaS name of the action plan."""
+    return _answer(hub, request)
