@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+import sqlalchemy
 import typer
 from typer.core import TyperGroup
 from typer.testing import CliRunner, Result
@@ -370,3 +371,22 @@ def test_docs_show_the_help_of_every_command() -> None:
 if __name__ == "__main__":
     DOCS.write_text(regenerate(DOCS.read_text() if DOCS.exists() else "# 命令行 Command line\n"))
     print(f"wrote {DOCS}")
+
+
+def test_audit_verify_names_the_entry_changed_behind_the_hubs_back(dthub: Dthub, tmp_path: Path) -> None:
+    dthub("demo", "--no-serve", DTHUB_REALDATA=str(tmp_path / "absent"))  # three accounts: three entries
+    sound = dthub("audit", "verify")
+    assert sound.exit_code == 0, sound.output
+    assert "The audit chain is sound: 3 entries" in sound.stdout
+    assert "person:demo-steward" in dthub("audit", "list").stdout
+
+    hub = Hub.open(Settings(home=tmp_path / "hub"), DOMAINS)
+    try:
+        with hub.store.engine.begin() as connection:
+            connection.execute(sqlalchemy.text("UPDATE audit_log SET actor = 'someone else' WHERE seq = 2"))
+    finally:
+        hub.close()
+
+    tampered = dthub("audit", "verify")
+    assert tampered.exit_code == 1
+    assert "audit entry 2 was changed" in tampered.stderr
