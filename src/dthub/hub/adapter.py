@@ -72,6 +72,22 @@ class Adapter(Protocol):
         ...
 
 
+class LineText:
+    """Base of adapters whose records are lines of text: locations are 1-based line numbers, the raw text
+    of a record is its line, and a record replays by parsing its line alone. Subclasses write `parse`."""
+
+    location_unit: ClassVar[LocationUnit] = "line"
+
+    def parse(self, data: bytes) -> Parsed:
+        raise NotImplementedError
+
+    def raw_records(self, data: bytes, locations: Sequence[int]) -> list[str]:
+        return text_lines(data, locations)
+
+    def parse_raw(self, raw: str) -> Parsed:
+        return self.parse(raw.encode())
+
+
 def text_lines(data: bytes, line_numbers: Sequence[int]) -> list[str]:
     """Lines of a text source by 1-based number, decoded as UTF-8 with replacement, line end stripped."""
     lines = data.split(b"\n")

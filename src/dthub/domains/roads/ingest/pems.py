@@ -13,7 +13,6 @@ Records are refused, with their line, as `pems.wrong_column_count`, `pems.bad_ti
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -23,7 +22,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 
 from dthub.domains.roads.datasets import MAX_LANES
-from dthub.hub.adapter import LOCATION, LocationUnit, Parsed, Rejected, text_lines
+from dthub.hub.adapter import LOCATION, LineText, Parsed, Rejected, text_lines
 
 MPH_TO_KMH = 1.609344
 TIMESTAMP_FORMAT = "%m/%d/%Y %H:%M:%S"
@@ -172,23 +171,12 @@ class _Typed:
         return Parsed(rows=rows, rejected=tuple(rejected), skipped=self.lines.blank)
 
 
-class _PemsText:
-    """What both PeMS adapters share: line locations, raw lines, replay of one line."""
-
-    location_unit: ClassVar[LocationUnit] = "line"
+class _PemsText(LineText):
+    """What both PeMS adapters share: lines of text in a local time zone."""
 
     def __init__(self, timezone: str = "America/Los_Angeles") -> None:
         self.timezone = timezone
         """Zone of the local timestamps (Caltrans districts: America/Los_Angeles)."""
-
-    def parse(self, data: bytes) -> Parsed:
-        raise NotImplementedError
-
-    def raw_records(self, data: bytes, locations: Sequence[int]) -> list[str]:
-        return text_lines(data, locations)
-
-    def parse_raw(self, raw: str) -> Parsed:
-        return self.parse(raw.encode())
 
 
 class PemsStation5Min(_PemsText):

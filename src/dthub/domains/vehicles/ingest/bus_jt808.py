@@ -11,7 +11,6 @@ refused message, a frame that does not decode (`jt808.*`), a line that is no suc
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -19,7 +18,7 @@ import pyarrow as pa
 
 from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
 from dthub.domains.vehicles.jt808 import BatchLocationReport, FrameError, LocationReport, decode
-from dthub.hub.adapter import LOCATION, LocationUnit, Parsed, Rejected, text_lines
+from dthub.hub.adapter import LOCATION, LineText, Parsed, Rejected
 
 
 def _lines(data: bytes) -> list[tuple[int, str]]:
@@ -35,17 +34,8 @@ def _table(rows: list[dict[str, Any]], schema: pa.Schema, locations: list[int]) 
     return pa.table({**columns, LOCATION: pa.array(locations, pa.int64())})
 
 
-class _JsonLines:
-    location_unit: ClassVar[LocationUnit] = "line"
-
-    def parse(self, data: bytes) -> Parsed:
-        raise NotImplementedError
-
-    def raw_records(self, data: bytes, locations: Sequence[int]) -> list[str]:
-        return text_lines(data, locations)
-
-    def parse_raw(self, raw: str) -> Parsed:
-        return self.parse(raw.encode())
+class _JsonLines(LineText):
+    """Bus messages as JSON lines (one record per line)."""
 
 
 class GatewayFrames(_JsonLines):
