@@ -17,11 +17,9 @@ import json
 import os
 import shlex
 import shutil
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,11 +35,10 @@ from dthub.hub.core import Hub
 from dthub.hub.ingest import ingest_file
 from dthub.hub.settings import Settings
 from pems_replicas import write_replicas
+from timing import timed
 
 DATASET = "roads.detector_observations"
 COLUMNS = ["station_id", "observed_at", "avg_speed_kmh"]
-RUNS = 3
-"""Timed runs after the warm-up; the median is reported."""
 
 
 def lake_rows(hub: Hub) -> int:
@@ -58,17 +55,6 @@ def fill_lake(hub: Hub, pems_dir: Path, target_rows: int) -> None:
         for path in write_replicas(pems_dir, Path(feed), target_rows=target_rows):
             ingest_file(hub, adapter, path)
             path.unlink()
-
-
-def timed(run: Callable[[], pa.Table]) -> tuple[float, pa.Table]:
-    """Median seconds of `RUNS` runs after one warm-up, and the last result."""
-    result = run()
-    seconds = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        result = run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def ibis_daily(con: Any, hub: Hub, files: Sequence[Path]) -> pa.Table:

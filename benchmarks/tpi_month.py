@@ -19,11 +19,8 @@ import json
 import os
 import shlex
 import shutil
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +31,8 @@ import pyarrow.parquet as pq
 from dthub.domains.roads.congestion import CongestionThresholds, segment_speeds, tpi
 from dthub.domains.roads.datasets import DETECTOR_OBSERVATIONS, DETECTOR_SEGMENTS, SEGMENTS
 from dthub.hub import engine
+from timing import timed
 
-RUNS = 3
 INTERVALS_PER_DAY = 288
 START_S = 1_714_521_600  # 2024-05-01T00:00:00Z
 
@@ -96,16 +93,6 @@ def run_job(con: Any, folder: Path, files: list[Path]) -> pa.Table:
         thresholds=CongestionThresholds(),
     )
     return engine.to_arrow(job)
-
-
-def timed(run: Callable[[], pa.Table]) -> tuple[float, pa.Table]:
-    result = run()
-    seconds = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        result = run()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def main() -> None:
