@@ -8,7 +8,10 @@ from dthub.hub.settings import Settings
 def settings_table() -> str:
     lines = ["| variable | default | meaning |", "|---|---|---|"]
     for name, field in Settings.model_fields.items():
-        default = "SQLite `<home>/hub.db`" if field.default is None else f"`{field.default}`"
+        if field.default is None:
+            default = "SQLite `<home>/hub.db`" if name == "db_url" else "none"
+        else:
+            default = f"`{field.default}`"
         lines.append(f"| `DTHUB_{name.upper()}` | {default} | {field.description} |")
     return "\n".join(lines) + "\n"
 

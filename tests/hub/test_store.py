@@ -9,7 +9,8 @@ from sqlalchemy import inspect
 # every module that declares tables, so that Base.metadata is complete
 import dthub.domains
 import dthub.hub.audit_tables
-import dthub.hub.identity_tables  # noqa: F401
+import dthub.hub.identity_tables
+import dthub.hub.key_tables  # noqa: F401
 from dthub.hub.core import Hub
 from dthub.hub.tables import Base
 

@@ -7,7 +7,8 @@ and its clearance reaches the dataset's level. Then each field is:
   field to the level of its kind (`PII_LEVELS`; ⚠️ a policy table, not a standard: GB/T 43697 Annex H was not
   retrieved);
 - masked, below that, when the field declares a PII kind: star masks of `hub.masking`, coordinates snapped
-  to a grid of `GRID_M` metres (precise tracks are sensitive, PIPL Art. 28);
+  to a grid of `GRID_M` metres (precise tracks are sensitive, PIPL Art. 28), and then the dataset's time
+  column truncated to `TIME_GRID_MIN` minutes as well, so that a track is coarse in space and in time;
 - withheld (not returned at all), below that, when the field is PII without a declared kind.
 
 Rows are scoped by the consumer's organisation (`row_scope`, `scope_filter`): a company sees only rows
@@ -27,6 +28,7 @@ from typing import Any
 
 import ibis
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import select
 
 from dthub.hub import audit
@@ -54,6 +56,8 @@ PII_LEVELS: Mapping[PiiKind, Level] = {
 UNKINDED_PII_LEVEL = Level.IMPORTANT
 GRID_M = 1_000.0
 """Cell size, metres, of coordinates a reader below their level gets."""
+TIME_GRID_MIN = 15
+"""Minutes the time column of a track is truncated to for a reader who gets its coordinates coarse."""
 DEGREES_WHEN_ALONE = 2
 """Decimals kept of a location column that has no declared partner (about 1 km)."""
 
@@ -201,9 +205,22 @@ def in_bbox(
     return lon.between(west, east) & lat.between(south, north)
 
 
-def apply(decision: Decision, spec: DatasetSpec, rows: pa.Table, *, grid_m: float = GRID_M) -> pa.Table:
-    """`rows` as the decision allows: withheld columns dropped, masked ones masked (columns not in `rows`
-    are ignored, so a field selection passes through)."""
+def coarsens_time(decision: Decision, spec: DatasetSpec) -> bool:
+    """Whether the reader gets the time column of a track truncated: its points are not plain."""
+    points = spec.point_columns
+    return spec.time_column is not None and points is not None and not all(decision.plain(c) for c in points)
+
+
+def apply(
+    decision: Decision,
+    spec: DatasetSpec,
+    rows: pa.Table,
+    *,
+    grid_m: float = GRID_M,
+    time_grid_min: int = TIME_GRID_MIN,
+) -> pa.Table:
+    """`rows` as the decision allows: withheld columns dropped, masked ones masked, a track's time
+    truncated (columns not in `rows` are ignored, so a field selection passes through)."""
     names = [
         name
         for name in rows.column_names
@@ -232,6 +249,12 @@ def apply(decision: Decision, spec: DatasetSpec, rows: pa.Table, *, grid_m: floa
         else:
             column = pa.array([mask(kind, value) for value in values], type=pa.string())
         out = out.set_column(index, out.schema.field(name).with_type(column.type), column)
+    time = spec.time_column
+    if time is not None and time in out.column_names and coarsens_time(decision, spec):
+        index = out.schema.get_field_index(time)
+        # whole multiples since the epoch; 1440 % time_grid_min == 0 keeps them multiples since midnight
+        floored = pc.floor_temporal(out[time], multiple=time_grid_min, unit="minute")
+        out = out.set_column(index, out.schema.field(time), floored)
     return out
 
 

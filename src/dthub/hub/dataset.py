@@ -81,6 +81,9 @@ class DatasetSpec:
     pii_kinds: Mapping[str, PiiKind] = field(default_factory=dict, hash=False)
     """Kind of each PII field (`plate`, `mobile`, `location`, ...): it picks the mask a reader below the
     field's level gets (`hub.access`). A PII field without a kind is withheld from such a reader."""
+    encrypted_fields: tuple[str, ...] = ()
+    """PII string columns stored SM4-encrypted in the lake (`hub.keys`); never a primary-key column, since
+    a token differs at every write and de-duplication compares keys."""
     vehicle_column: str | None = None
     """Column naming the vehicle (plate or id): a company sees only rows of its own vehicles."""
     district_column: str | None = None
@@ -101,6 +104,13 @@ class DatasetSpec:
         for column in self.pii_kinds:
             if column not in self.pii_fields:
                 raise ValueError(f"dataset {self.id}: pii_kinds names {column!r}, not a PII field")
+        for column in self.encrypted_fields:
+            if column not in self.pii_fields:
+                raise ValueError(f"dataset {self.id}: encrypted field {column!r} is not a PII field")
+            if not pa.types.is_string(self.schema.field(column).type):
+                raise ValueError(f"dataset {self.id}: encrypted field {column!r} is not a string column")
+            if column in self.primary_key:
+                raise ValueError(f"dataset {self.id}: encrypted field {column!r} is in the primary key")
         if self.time_column is not None and self.time_column not in names:
             raise ValueError(f"dataset {self.id}: time column {self.time_column!r} is not in its schema")
         if self.id.count(".") != 1:

@@ -14,6 +14,7 @@ Guarantees:
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import time
 import uuid
@@ -28,7 +29,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
 
-from dthub.hub import lake
+from dthub.hub import keys, lake, pii_tags
 from dthub.hub.adapter import LOCATION, Adapter, Parsed, Rejected
 from dthub.hub.core import Hub, code_version
 from dthub.hub.dataset import DatasetSpec, Rule
@@ -78,7 +79,9 @@ def ingest_bytes(hub: Hub, adapter: Adapter, data: bytes, *, source: str) -> Bat
         with open_batch(hub, adapter, source, checksum) as batch_id:
             parsed = adapter.parse(data)
             landing = prepare_landing(hub, spec, batch_id, parsed, lambda at: adapter.raw_records(data, at))
-            return commit_batch(hub, adapter, batch_id, source, landing, started)
+            result = commit_batch(hub, adapter, batch_id, source, landing, started)
+        pii_tags.suggest(hub, spec, batch_id, landing.samples)
+        return result
 
 
 def prepare_landing(
@@ -97,6 +100,8 @@ def prepare_landing(
             for (location, reason, detail), raw in zip(invalid, raws, strict=True)
         ]
     fresh = new_rows(hub, spec, rows)
+    samples = pii_tags.sample(spec, fresh)
+    fresh = keys.encrypt_columns(hub, spec, fresh)
     files = lake.write_partitions(
         hub.lake_dir, spec, batch_id, fresh, max_rows_per_file=hub.settings.lake_file_max_rows
     )
@@ -106,6 +111,7 @@ def prepare_landing(
         duplicate=rows.num_rows - fresh.num_rows,
         refused=refused,
         files=files,
+        samples=samples,
     )
 
 
@@ -116,6 +122,8 @@ class Landing:
     duplicate: int
     refused: list[Refused]
     files: list[lake.LakeFile]
+    samples: dict[str, list[str]] = dataclasses.field(default_factory=dict)
+    """Values of the undeclared string columns, sampled before encryption (`hub.pii_tags`)."""
 
 
 def validate(spec: DatasetSpec, rows: pa.Table) -> tuple[pa.Table, list[tuple[int, str, str]]]:

@@ -18,18 +18,19 @@ import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 import ibis
 import pyarrow as pa
 
-from dthub.hub import access, audit, engine
+from dthub.hub import access, audit, engine, keys
 from dthub.hub.access import Decision
 from dthub.hub.audit import Action
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.identity import Consumer
+from dthub.hub.masking import coarsen_time
 
 FilterOp = Literal["eq", "in", "range"]
 EXPORT_CHUNK_ROWS = 50_000
@@ -212,6 +213,8 @@ def check(spec: DatasetSpec, decision: Decision, query: RowQuery) -> None:
     for name in touched:
         if not decision.plain(name):
             raise QueryError("query.field_not_plain", f"{name!r} is masked or withheld: no filter, no sort")
+        if name in spec.encrypted_fields:
+            raise QueryError("query.field_encrypted", f"{name!r} is encrypted at rest: no filter, no sort")
     if (query.since or query.until) and spec.time_column is None:
         raise QueryError("query.no_time_column", f"{spec.id} has no time column for since/until")
     if query.bbox is not None:
@@ -242,10 +245,15 @@ def expression(hub: Hub, con: Any, spec: DatasetSpec, decision: Decision, query:
             if high is not None:
                 predicates.append(column <= _literal(high))
     if spec.time_column is not None:
+        # a reader who gets a track's time truncated gets windows of whole cells, or they would find
+        # precise times by narrowing the window
+        grid = access.TIME_GRID_MIN if access.coarsens_time(decision, spec) else None
         if query.since is not None:
-            predicates.append(table[spec.time_column] >= _literal(query.since))
+            since = _snap(query.since, grid, up=False)
+            predicates.append(table[spec.time_column] >= _literal(since))
         if query.until is not None:
-            predicates.append(table[spec.time_column] < _literal(query.until))
+            until = _snap(query.until, grid, up=True)
+            predicates.append(table[spec.time_column] < _literal(until))
     if query.bbox is not None and spec.point_columns is not None:
         predicates.append(access.in_bbox(table, spec.point_columns, query.bbox))
     if predicates:
@@ -255,6 +263,14 @@ def expression(hub: Hub, con: Any, spec: DatasetSpec, decision: Decision, query:
     keys += [ibis.asc(name) for name in spec.primary_key if name not in sorted_names]
     names = list(query.fields) or decision.visible()
     return table.order_by(keys).select(names).limit(query.limit, offset=query.offset)
+
+
+def _snap(at: datetime, minutes: int | None, *, up: bool) -> datetime:
+    """`at` moved to the edge of its cell of `minutes` (down, or up unless on an edge); as is when None."""
+    if minutes is None:
+        return at
+    down = coarsen_time(at.astimezone(UTC), minutes=minutes)
+    return down + timedelta(minutes=minutes) if up and down != at else down
 
 
 def _literal(value: Any) -> Any:
@@ -267,23 +283,26 @@ def _literal(value: Any) -> Any:
 def read_page(
     hub: Hub, consumer: Consumer, spec: DatasetSpec, decision: Decision, query: RowQuery, *, fmt: str
 ) -> pa.Table:
-    """One page, masked as the decision says; the read is audited."""
-    served = 0
+    """One page, decrypted then masked as the decision says; the read and any decryption are audited."""
+    served, decrypted = 0, dict[str, int]()
     try:
         rows = engine.to_arrow(expression(hub, hub.connect(), spec, decision, query))
+        rows, decrypted = keys.decrypt_columns(hub, spec, rows)
         masked = access.apply(decision, spec, rows)
         served = masked.num_rows
         return masked
     finally:
         record_read(hub, consumer, spec, query, fmt=fmt, rows=served)
+        record_decryption(hub, consumer, spec, decision, decrypted)
 
 
 def stream(
     hub: Hub, consumer: Consumer, spec: DatasetSpec, decision: Decision, query: RowQuery, *, fmt: str
 ) -> Iterator[pa.Table]:
     """The rows asked for in masked chunks of `EXPORT_CHUNK_ROWS`; audited when the stream ends, with the
-    rows actually sent. Call `check` first: this is a generator, its errors come late."""
-    served = 0
+    rows actually sent, and with the values decrypted. Call `check` first: this is a generator, its errors
+    come late."""
+    served, decrypted = 0, dict.fromkeys(spec.encrypted_fields, 0)
     try:
         con = hub.connect()
         start, end = query.offset, query.offset + query.limit
@@ -291,6 +310,9 @@ def stream(
             size = min(EXPORT_CHUNK_ROWS, end - start)
             chunk_query = dataclasses.replace(query, offset=start, limit=size)
             rows = engine.to_arrow(expression(hub, con, spec, decision, chunk_query))
+            rows, counts = keys.decrypt_columns(hub, spec, rows)
+            for column, count in counts.items():
+                decrypted[column] += count
             masked = access.apply(decision, spec, rows)
             served += masked.num_rows
             yield masked
@@ -299,6 +321,14 @@ def stream(
             start += size
     finally:
         record_read(hub, consumer, spec, query, fmt=fmt, rows=served)
+        record_decryption(hub, consumer, spec, decision, decrypted)
+
+
+def record_decryption(
+    hub: Hub, consumer: Consumer, spec: DatasetSpec, decision: Decision, counts: dict[str, int]
+) -> None:
+    plain = [name for name in counts if decision.plain(name)]
+    keys.record_decryption(hub, consumer.actor, spec, counts, plain=plain)
 
 
 def record_read(

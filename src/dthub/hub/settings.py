@@ -6,11 +6,13 @@ test checks that it does.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Engine = Literal["duckdb", "spark"]
@@ -61,8 +63,29 @@ class Settings(BaseSettings):
     rate_limit_burst: int = Field(
         default=60, gt=0, description="Requests each API key or person may make at once before the limit."
     )
+    master_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Master key that wraps the SM4 data keys of encrypted fields: base64 of 16 random bytes "
+            "(`python -c 'import os,base64;print(base64.b64encode(os.urandom(16)).decode())'`). "
+            "Without it, a dataset with encrypted fields can be neither landed nor read plain."
+        ),
+    )
+    master_key_id: str = Field(
+        default="master-1",
+        min_length=1,
+        max_length=255,
+        description="Public id of the master key, stored with each wrapped data key; new on rotation.",
+    )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
+
+    @field_validator("master_key")
+    @classmethod
+    def _sixteen_bytes(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            master_key_bytes(value.get_secret_value())
+        return value
 
     @model_validator(mode="after")
     def _refuse_unknown_variables(self) -> Settings:
@@ -84,3 +107,17 @@ class Settings(BaseSettings):
     def database_url(self) -> str:
         """The operational store URL, defaulting to SQLite under the home folder."""
         return self.db_url or f"sqlite:///{(self.home / 'hub.db').resolve()}"
+
+
+MASTER_KEY_BYTES = 16
+
+
+def master_key_bytes(text: str) -> bytes:
+    """The 16 bytes of a base64 master key; ValueError (without the key) for anything else."""
+    try:
+        raw = base64.b64decode(text.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("the master key is not base64") from None
+    if len(raw) != MASTER_KEY_BYTES:
+        raise ValueError(f"the master key holds {len(raw)} bytes; SM4 wants {MASTER_KEY_BYTES}")
+    return raw
