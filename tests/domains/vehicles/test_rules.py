@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from shapely.geometry import box  # type: ignore[import-untyped]
+from shapely.geometry import LineString, box  # type: ignore[import-untyped]
 
 from dthub.domains.vehicles.rules import (
     Alarm,
     Fix,
     Geofence,
     RuleConfig,
+    device_alarms,
     drift,
     fatigue,
     geofences,
+    night_coach,
+    offline_in_service,
+    offline_movement,
     overspeed,
+    route_deviation,
 )
 
 T0 = datetime(2025, 6, 2, 2, 0, tzinfo=UTC)  # 10:00 in Tianjin
@@ -82,3 +89,82 @@ def test_entering_and_leaving_a_watched_area_are_two_alarms() -> None:
         ("geofence.entry", T0 + timedelta(minutes=3), "entered 港区"),
         ("geofence.exit", T0 + timedelta(minutes=7), "left 港区"),
     ]
+
+
+def test_nine_hours_in_24_with_rests_is_daily_fatigue_only() -> None:
+    fixes = drive([60] * 180 + [0] * 31 + [60] * 180 + [0] * 31 + [60] * 181)
+    end = T0 + timedelta(hours=9, minutes=3)
+    driven = tuple(b for a, b in itertools.pairwise(fixes) if a.speed_kmh >= 5 and b.at <= end)
+    assert fatigue(fixes, config=CONFIG) == [
+        Alarm(rule="fatigue.daily", severity="high", phone="13900000001", plate="津A12345",
+              started_at=T0 + timedelta(minutes=1), ended_at=end,
+              detail="8.02 h of driving within 24 h (limit 8 h)", evidence=driven)
+    ]  # fmt: skip
+
+
+def test_a_coach_moving_at_half_past_two_local_is_night_driving() -> None:
+    fixes = drive([60, 60, 0], start=datetime(2025, 6, 1, 18, 30, tzinfo=UTC))  # 02:30 in Tianjin
+    assert night_coach(fixes, config=CONFIG) == [
+        Alarm(rule="night_driving", severity="high", phone="13900000001", plate="津A12345",
+              started_at=fixes[0].at, ended_at=fixes[1].at,
+              detail="moving 2 fixes in the banned hours (local)", evidence=tuple(fixes[:2]))
+    ]  # fmt: skip
+
+
+def test_a_taxi_moving_at_half_past_two_is_not_night_driving() -> None:
+    fixes = drive([60, 60], start=datetime(2025, 6, 1, 18, 30, tzinfo=UTC))
+    assert night_coach([replace(f, vehicle_class="taxi") for f in fixes], config=CONFIG) == []
+
+
+def test_device_alarm_bits_raise_once_when_set() -> None:
+    fixes = [replace(f, alarm_word=word) for f, word in zip(drive([60] * 4), [0, 0b11, 0b11, 0], strict=True)]
+    assert device_alarms(fixes) == [
+        Alarm(rule=f"device.{name}", severity="medium", phone="13900000001", plate="津A12345",
+              started_at=fixes[1].at, ended_at=fixes[1].at, detail=f"terminal reported {name}",
+              evidence=(fixes[1],))
+        for name in ("emergency", "overspeed")
+    ]  # fmt: skip
+
+
+def test_silence_of_25_minutes_in_service_is_offline_until_now() -> None:
+    fixes = drive([60, 60])
+    now = fixes[1].at + timedelta(minutes=25)
+    assert offline_in_service(fixes, now=now, config=CONFIG) == [
+        Alarm(rule="offline", severity="medium", phone="13900000001", plate="津A12345",
+              started_at=fixes[1].at, ended_at=now,
+              detail="no report for 25 min while in service (limit 20 min)", evidence=(fixes[1],))
+    ]  # fmt: skip
+
+
+def test_a_gap_between_fixes_in_service_is_offline_and_out_of_service_is_not() -> None:
+    fixes = drive([60, 60])
+    gap = [fixes[0], replace(fixes[1], at=T0 + timedelta(minutes=30))]
+    assert offline_in_service(gap, now=None, config=CONFIG) == [
+        Alarm(rule="offline", severity="medium", phone="13900000001", plate="津A12345",
+              started_at=T0, ended_at=T0 + timedelta(minutes=30),
+              detail="no report for 30 min while in service (limit 20 min)", evidence=tuple(gap))
+    ]  # fmt: skip
+    parked = [replace(f, status_word=1 << 4) for f in gap]
+    assert offline_in_service(parked, now=T0 + timedelta(hours=5), config=CONFIG) == []
+
+
+def test_dangerous_goods_moving_8_km_while_offline_is_offline_movement() -> None:
+    first, second = (replace(f, vehicle_class="dangerous_goods") for f in drive([60, 60]))
+    back = replace(second, at=T0 + timedelta(minutes=30), lon=117.2)
+    assert offline_movement([first, back], config=CONFIG) == [
+        Alarm(rule="offline_movement", severity="high", phone="13900000001", plate="津A12345",
+              started_at=T0, ended_at=T0 + timedelta(minutes=30),
+              detail="moved 8629 m while offline for 30 min (limit 1000 m)", evidence=(first, back))
+    ]  # fmt: skip
+    assert offline_movement([replace(first, vehicle_class="coach"), back], config=CONFIG) == []
+
+
+def test_a_fix_1_km_off_the_assigned_route_is_a_deviation() -> None:
+    fixes = drive([60] * 5)
+    fixes[2] = replace(fixes[2], lat=39.11)
+    route = LineString([(117.0, 39.1), (117.3, 39.1)])
+    assert route_deviation(fixes, route=route, config=CONFIG) == [
+        Alarm(rule="route_deviation", severity="medium", phone="13900000001", plate="津A12345",
+              started_at=fixes[2].at, ended_at=fixes[2].at,
+              detail="up to 1112 m off the assigned route (limit 500 m)", evidence=(fixes[2],))
+    ]  # fmt: skip

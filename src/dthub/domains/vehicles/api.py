@@ -1,4 +1,4 @@
-"""HTTP routes of the vehicles domain, mounted at `/api/v1/vehicles`: live positions and alarms.
+"""HTTP routes of the vehicles domain, mounted at `/api/v1/vehicles`: live positions, alarms, daily KPIs.
 
 Thin: every read goes through `hub.access` (a grant on the dataset, clearance, masking, a company's own
 vehicles only); precise positions and plates are personal information.
@@ -6,7 +6,7 @@ vehicles only); precise positions and plates are personal information.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Annotated, Any
 
 import pyarrow as pa
@@ -15,7 +15,9 @@ from pydantic import Field
 from sqlalchemy import select
 
 from dthub.domains.vehicles import alarms as workflow
+from dthub.domains.vehicles import kpis, registry
 from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
+from dthub.domains.vehicles.rules import RuleConfig
 from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow
 from dthub.hub import access
 from dthub.hub.access import Decision
@@ -208,3 +210,55 @@ def acknowledge_alarm(hub: HubDep, consumer: ConsumerDep, alarm_id: AlarmId) -> 
 def handle_alarm(hub: HubDep, consumer: ConsumerDep, alarm_id: AlarmId, body: HandleBody) -> AlarmOut:
     """new or acknowledged -> handled, with a note of what was done and who did it."""
     return _step(hub, consumer, alarm_id, body.note)
+
+
+class KpisOut(Model):
+    """One enterprise's KPIs for one local day (definitions: `docs/api.md`, 车辆监管考核指标)."""
+
+    enterprise: str
+    day: date = Field(description="Local (Asia/Shanghai) day.")
+    vehicles: int = Field(description="Vehicles of the enterprise in the registry.")
+    online: int = Field(description="Of them, vehicles with at least one fix that day.")
+    online_rate: float | None = Field(description="online / vehicles (上线率).")
+    fixes: int
+    driving_fixes: int = Field(description="Fixes received while driving.")
+    expected_fixes: int = Field(description="Fixes expected at the 30 s interval over the time driven.")
+    track_completeness: float | None = Field(description="driving / expected fixes, at most 1 (轨迹完整率).")
+    qualified_fixes: int = Field(description="Fixes with valid coordinates, time and speed.")
+    data_qualified_rate: float | None = Field(description="qualified_fixes / fixes (数据合格率).")
+    drift_fixes: int = Field(description="Fixes whose implied speed from the last good fix exceeds 160 km/h.")
+    drift_rate: float | None = Field(description="drift_fixes / fixes (漂移率).")
+    violations: int = Field(description="Alarms started that day, less device alarms and geofence notices.")
+    violations_per_100: float | None = Field(description="violations × 100 / vehicles.")
+
+
+"""Days the KPIs can be asked for (a local day's bounds in UTC must exist)."""
+
+
+@router.get(
+    "/kpis",
+    summary="Daily KPIs per enterprise",
+    response_model=list[KpisOut],
+    responses=answers(
+        "One record per enterprise of the registry (a company: its own), by enterprise name.",
+        invalid=INVALID_PARAMETERS,
+        unauthorised=UNAUTHORISED,
+        forbidden=FORBIDDEN,
+    ),
+)
+def get_kpis(
+    hub: HubDep,
+    consumer: ConsumerDep,
+    day: Annotated[date, Query(description="Local (Asia/Shanghai) day, YYYY-MM-DD.")],
+) -> list[KpisOut]:
+    """Online rate, track completeness, data-qualified rate, drift rate and violations per 100 vehicles."""
+    if not kpis.FIRST_DAY <= day <= kpis.LAST_DAY:
+        raise ApiProblem(
+            422, "request.invalid", f"query.day: want {kpis.FIRST_DAY} to {kpis.LAST_DAY}, got {day}"
+        )
+    plates = _plates(_authorise(hub, consumer, LOCATION_REPORTS))
+    vehicles = registry.load(hub.store)
+    if plates is not None:
+        vehicles = {phone: v for phone, v in vehicles.items() if v.plate in plates}
+    found = kpis.read_day(hub, day, vehicles=vehicles, rules=RuleConfig())
+    return [KpisOut(**vars(k)) for k in found]

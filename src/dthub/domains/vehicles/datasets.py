@@ -72,7 +72,8 @@ ALARMS = DatasetSpec(
     title_en="Vehicle supervision alarms",
     description=(
         "Violations the platform's supervision rules found in the location reports (overspeed, fatigue, "
-        "coaches moving 02:00-05:00, GPS drift, geofence entry/exit) and alarms the terminal reported, "
+        "coaches moving 02:00-05:00, GPS drift, geofence entry/exit, offline while in service, dangerous "
+        "goods moving while offline, route deviation) and alarms the terminal reported, "
         "each with its evidence: the fixes, as JSON. The record as first raised; its workflow (new, "
         "acknowledged, handled) is kept in the operational store."
     ),

@@ -14,19 +14,21 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time
 from math import asin, cos, radians, sin, sqrt
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field
-from shapely.geometry import Point, Polygon  # type: ignore[import-untyped]
+from shapely.geometry import LineString, Point, Polygon  # type: ignore[import-untyped]
 
 from dthub.domains.vehicles.jt808 import Version
 from dthub.domains.vehicles.jt808.codes import alarm_flags
 
 LOCAL = ZoneInfo("Asia/Shanghai")
 EARTH_RADIUS_M = 6_371_008.8
+OUT_OF_SERVICE = 1 << 4
+"""Status bit 4 (停运): set while the vehicle is out of service."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -42,6 +44,12 @@ class Fix:
     speed_kmh: float
     alarm_word: int = 0
     status_word: int = 0
+    received_at: datetime | None = None  # UTC; when the gateway received it, where known
+
+    @property
+    def in_service(self) -> bool:
+        """Status bit 4 (停运) clear."""
+        return not self.status_word & OUT_OF_SERVICE
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,6 +106,18 @@ class RuleConfig(BaseModel):
     night: tuple[time, time] = Field(default=(time(22), time(6)), description="⚠️ Night window, local time.")
     moving_kmh: float = Field(default=5.0, description="Slower than this counts as stopped, km/h.")
     drift_kmh: float = Field(default=160.0, description="⚠️ Implied speed between fixes that is drift, km/h.")
+    offline_s: int = Field(
+        default=1_200, description="⚠️ No report this long while in service is offline (离线), s (20 min)."
+    )
+    offline_move_m: float = Field(
+        default=1_000.0, description="⚠️ Moving farther than this across an offline gap is 离线位移, m."
+    )
+    offline_move_classes: tuple[str, ...] = Field(
+        default=("dangerous_goods",), description="Classes whose movement while offline is an alarm."
+    )
+    route_deviation_m: float = Field(
+        default=500.0, description="⚠️ A fix farther than this from its assigned route deviates, m."
+    )
 
     def limits(self, vehicle_class: str | None) -> ClassLimits:
         return self.classes.get(vehicle_class or "", self.default)
@@ -299,8 +319,78 @@ def device_alarms(fixes: Sequence[Fix], *, version: Version = Version.JT2013) ->
     return alarms
 
 
-def evaluate(fixes: Sequence[Fix], *, config: RuleConfig, areas: Sequence[Geofence] = ()) -> list[Alarm]:
-    """Every rule over one vehicle's fixes (oldest first), ordered by start then rule."""
+def offline_in_service(fixes: Sequence[Fix], *, now: datetime | None, config: RuleConfig) -> list[Alarm]:
+    """Each silence of more than `offline_s` after a fix in service (在线离线): between two fixes, and,
+    given `now`, after the last one (then `ended_at` is `now`, and grows while the silence lasts)."""
+    alarms = []
+    limit = config.offline_s
+    pairs: list[tuple[Fix, Fix | None]] = list(itertools.pairwise(fixes))
+    if fixes and now is not None:
+        pairs.append((fixes[-1], None))
+    for previous, fix in pairs:
+        until = now if fix is None else fix.at
+        assert until is not None
+        silent_s = (until - previous.at).total_seconds()
+        if previous.in_service and silent_s > limit:
+            evidence = (previous,) if fix is None else (previous, fix)
+            detail = f"no report for {silent_s / 60:.0f} min while in service (limit {limit / 60:g} min)"
+            alarms.append(replace(_alarm("offline", "medium", evidence, detail), ended_at=until))
+    return alarms
+
+
+def offline_movement(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
+    """Vehicles of `offline_move_classes` (dangerous goods) that reappear after more than `offline_s`
+    silent more than `offline_move_m` away (离线位移)."""
+    alarms = []
+    for previous, fix in itertools.pairwise(fixes):
+        if previous.vehicle_class not in config.offline_move_classes:
+            continue
+        silent_s = (fix.at - previous.at).total_seconds()
+        metres = distance_m(previous, fix)
+        if silent_s > config.offline_s and metres > config.offline_move_m:
+            detail = (
+                f"moved {metres:.0f} m while offline for {silent_s / 60:.0f} min "
+                f"(limit {config.offline_move_m:g} m)"
+            )
+            alarms.append(_alarm("offline_movement", "high", (previous, fix), detail))
+    return alarms
+
+
+def _local_metres(lon: float, lat: float, lat0: float) -> tuple[float, float]:
+    """Equirectangular metres around latitude `lat0`: good to well under 1 % over a city."""
+    k = radians(1) * EARTH_RADIUS_M
+    return lon * k * cos(radians(lat0)), lat * k
+
+
+def route_deviation(fixes: Sequence[Fix], *, route: LineString, config: RuleConfig) -> list[Alarm]:
+    """Runs of fixes farther than `route_deviation_m` from the vehicle's assigned route (a lon/lat
+    LineString; 偏离路线) for fixed-route vehicles."""
+    if not fixes:
+        return []
+    lat0 = fixes[0].lat
+    line = LineString([_local_metres(x, y, lat0) for x, y in route.coords])
+
+    def off(fix: Fix) -> float:
+        return float(line.distance(Point(_local_metres(fix.lon, fix.lat, lat0))))
+
+    alarms = []
+    for run in _stretches(fixes, lambda f: off(f) > config.route_deviation_m):
+        worst = max(off(f) for f in run)
+        detail = f"up to {worst:.0f} m off the assigned route (limit {config.route_deviation_m:g} m)"
+        alarms.append(_alarm("route_deviation", "medium", run, detail))
+    return alarms
+
+
+def evaluate(
+    fixes: Sequence[Fix],
+    *,
+    config: RuleConfig,
+    areas: Sequence[Geofence] = (),
+    route: LineString | None = None,
+    now: datetime | None = None,
+) -> list[Alarm]:
+    """Every rule over one vehicle's fixes (oldest first), ordered by start then rule; `route` is the
+    assigned route of a fixed-route vehicle, `now` closes the silence after the last fix."""
     alarms = [
         *overspeed(fixes, config=config),
         *fatigue(fixes, config=config),
@@ -308,5 +398,8 @@ def evaluate(fixes: Sequence[Fix], *, config: RuleConfig, areas: Sequence[Geofen
         *drift(fixes, config=config),
         *geofences(fixes, areas=areas),
         *device_alarms(fixes),
+        *offline_in_service(fixes, now=now, config=config),
+        *offline_movement(fixes, config=config),
+        *(route_deviation(fixes, route=route, config=config) if route is not None else ()),
     ]
     return sorted(alarms, key=lambda a: (a.started_at, a.rule))

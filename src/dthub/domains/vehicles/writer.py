@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+
+from shapely.geometry import LineString  # type: ignore[import-untyped]
 
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles.gateway import STREAM
@@ -53,6 +55,7 @@ class Writer:
         *,
         rules: RuleConfig | None = None,
         areas: Sequence[Geofence] = (),
+        routes: Mapping[str, LineString] | None = None,
         stream: str = STREAM,
         consumer: str = "writer-1",
         batch_size: int = 2_000,
@@ -62,6 +65,8 @@ class Writer:
         self.hub, self.bus, self.vehicles = hub, bus, vehicles
         self.rules = rules or RuleConfig()
         self.areas = tuple(areas)
+        self.routes = dict(routes or {})
+        """Assigned route (lon/lat LineString) of each fixed-route vehicle, by terminal phone."""
         self.stream, self.consumer = stream, consumer
         self.batch_size, self.block_ms = batch_size, block_ms
         self.track = timedelta(hours=track_hours)
@@ -153,7 +158,9 @@ class Writer:
         found = [
             a
             for phone in sorted(phones)
-            for a in evaluate(self.tracks[phone], config=self.rules, areas=self.areas)
+            for a in evaluate(
+                self.tracks[phone], config=self.rules, areas=self.areas, route=self.routes.get(phone)
+            )
         ]
         new = workflow.upsert(self.hub.store, found, self.vehicles)
         if not new:

@@ -1,0 +1,237 @@
+"""End to end: simulated JT/T 808 terminals over loopback -> gateway -> bus -> lake writer (rules) -> lake.
+
+The gateway and the writer (landing through `hub.ingest`, live state, supervision rules) run in this
+process on a fresh hub in a temporary home; the terminals run in `--clients` other processes. Each
+terminal registers (0x0100), authenticates (0x0102), then, once all are connected, reports (0x0200, 30 s
+apart on a simulated clock) as fast as the platform acknowledges them (one outstanding report per
+terminal) for `--seconds`. Then the writer drains the bus, and the lake is counted: landed must equal
+acknowledged (zero loss). The open-files limit is raised as far as allowed; when it cannot hold the
+terminals, fewer are connected and the count says so. Prints one JSON line.
+
+    .venv/bin/python benchmarks/gateway_e2e.py --terminals 2000 --seconds 20
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing as mp
+import os
+import platform
+import resource
+import shlex
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from multiprocessing.synchronize import Event
+from pathlib import Path
+from typing import Any
+
+from dthub.domains import DOMAINS
+from dthub.domains.vehicles import registry
+from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
+from dthub.domains.vehicles.jt808 import (
+    Authenticate,
+    FrameSplitter,
+    Header,
+    LocationReport,
+    Message,
+    PlatformResponse,
+    Register,
+    RegisterResponse,
+    decode,
+    encode,
+)
+from dthub.domains.vehicles.registry import Vehicle
+from dthub.domains.vehicles.simulator import ACC_ON, POSITIONED, fleet
+from dthub.domains.vehicles.writer import Writer
+from dthub.hub.bus import connect_bus
+from dthub.hub.core import Hub
+from dthub.hub.settings import Settings
+
+T0 = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
+SPARE_FILES = 512
+"""File descriptors kept for the hub, the lake and the interpreter."""
+
+
+def raise_open_files(wanted: int) -> int:
+    """Raise the soft open-files limit towards `wanted` (as far as the hard limit allows); return it."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if target > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def rss_bytes() -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+class Terminal:
+    """One terminal's connection: ask, and wait for the answer."""
+
+    def __init__(self, vehicle: Vehicle, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.vehicle, self.reader, self.writer = vehicle, reader, writer
+        self.splitter = FrameSplitter()
+        self.serial = 0
+        self.pending: list[bytes] = []
+
+    async def ask(self, message: Message) -> Message:
+        self.serial = (self.serial + 1) & 0xFFFF
+        header = Header(message_id=message.MESSAGE_ID, phone=self.vehicle.phone, serial=self.serial)
+        self.writer.write(encode(header, message))
+        while not self.pending:
+            data = await asyncio.wait_for(self.reader.read(4096), 60)
+            if not data:
+                raise ConnectionError("gateway closed the connection")
+            self.pending.extend(p for p in self.splitter.feed(data) if isinstance(p, bytes))
+        return decode(self.pending.pop(0)).message
+
+
+async def connect(host: str, port: int, vehicle: Vehicle, gate: asyncio.Semaphore) -> Terminal | None:
+    async with gate:
+        try:
+            reader, writer = await asyncio.open_connection(host, port)
+            terminal = Terminal(vehicle, reader, writer)
+            register = Register(province_id=12, city_id=100, manufacturer_id="DTHUB", model="SIM-808",
+                                terminal_id=vehicle.terminal_id, plate_colour=vehicle.plate_colour,
+                                plate=vehicle.plate)  # fmt: skip
+            answer = await terminal.ask(register)
+            if not isinstance(answer, RegisterResponse) or answer.auth_code is None:
+                return None
+            answer = await terminal.ask(Authenticate(answer.auth_code))
+            ok = isinstance(answer, PlatformResponse) and answer.result == 0
+            return terminal if ok else None
+        except (OSError, TimeoutError):
+            return None
+
+
+async def report(terminal: Terminal, index: int, until: float) -> int:
+    """Report until `until` (monotonic); return the reports acknowledged."""
+    acknowledged, lat = 0, 39.0 + (index % 2000) * 1e-4
+    try:
+        while time.monotonic() < until:
+            lon = round(117.0 + acknowledged * 0.0058, 6)  # 60 km/h, 30 s apart
+            fix = LocationReport(alarm=0, status=ACC_ON | POSITIONED, latitude=round(lat, 6), longitude=lon,
+                                 altitude_m=5, speed_kmh=60.0, direction=90,
+                                 time=T0 + timedelta(seconds=30 * acknowledged))  # fmt: skip
+            answer = await terminal.ask(fix)
+            if isinstance(answer, PlatformResponse) and answer.result == 0:
+                acknowledged += 1
+    except (OSError, TimeoutError):
+        pass
+    return acknowledged
+
+
+async def _client(host: str, port: int, indices: list[int], ready: Any, go: Event, seconds: float) -> int:
+    vehicles = {t.index: t.vehicle for t in fleet(max(indices) + 1)}
+    gate = asyncio.Semaphore(100)
+    links = await asyncio.gather(*(connect(host, port, vehicles[i], gate) for i in indices))
+    ready.put(sum(link is not None for link in links))
+    await asyncio.to_thread(go.wait)
+    until = time.monotonic() + seconds
+    counts = await asyncio.gather(
+        *(report(link, i, until) for i, link in zip(indices, links, strict=True) if link is not None)
+    )
+    for link in links:
+        if link is not None:
+            link.writer.close()
+    return sum(counts)
+
+
+def client(
+    host: str, port: int, indices: list[int], ready: Any, done: Any, go: Event, seconds: float
+) -> None:
+    raise_open_files(len(indices) + SPARE_FILES)
+    done.put(asyncio.run(_client(host, port, indices, ready, go, seconds)))
+
+
+async def bench(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+    limit = raise_open_files(args.terminals + SPARE_FILES)
+    terminals = max(1, min(args.terminals, limit - SPARE_FILES))
+    settings = Settings(home=home)
+    hub = Hub.open(settings, DOMAINS)
+    try:
+        registry.save(hub.store, [t.vehicle for t in fleet(terminals)])
+        known = registry.load(hub.store)
+        bus = connect_bus(args.bus)
+        gateway = Gateway(bus, known, GatewayConfig(max_connections=terminals + 10))
+        writer = Writer(hub, bus, known, block_ms=50, batch_size=args.batch)
+        port = await gateway.start("127.0.0.1", 0)
+        stop = asyncio.Event()
+        writing = asyncio.create_task(writer.run(stop))
+        context = mp.get_context("spawn")
+        ready, done, go = context.Queue(), context.Queue(), context.Event()
+        shares = [list(range(terminals))[n :: args.clients] for n in range(args.clients)]
+        rss_before = rss_bytes()
+        processes = [
+            context.Process(target=client, args=("127.0.0.1", port, share, ready, done, go, args.seconds))
+            for share in shares
+        ]
+        for process in processes:
+            process.start()
+        connected = 0
+        for _ in processes:
+            connected += await asyncio.to_thread(ready.get)
+        rss_connected = rss_bytes()
+        acked_before = gateway.stats.acknowledged
+        go.set()
+        started = time.monotonic()
+        acknowledged = 0
+        for _ in processes:
+            acknowledged += await asyncio.to_thread(done.get)
+        reporting_s = time.monotonic() - started
+        for process in processes:
+            await asyncio.to_thread(process.join)
+        await gateway.close()
+        stop.set()
+        await writing
+        drained_s = time.monotonic() - started
+        await bus.close()
+        con = hub.connect()
+        landed = int(hub.table("vehicles.location_reports", con).count().to_pyarrow().as_py())
+        con.disconnect()
+    finally:
+        hub.close()
+    return {
+        "benchmark": "gateway_e2e",
+        "terminals_asked": args.terminals,
+        "terminals_connected": connected,
+        "open_files_limit": limit,
+        "seconds": round(reporting_s, 1),
+        "reports_acknowledged": acknowledged,
+        "gateway_acknowledged": gateway.stats.acknowledged - acked_before,
+        "reports_landed": landed,
+        "lost": acknowledged - landed,
+        "acknowledged_per_s": round(acknowledged / reporting_s),
+        "landed_per_s": round(landed / drained_s),
+        "drain_s": round(drained_s - reporting_s, 1),
+        "gateway_rss_per_connection_kb": round((rss_connected - rss_before) / max(connected, 1) / 1024, 1),
+        "gateway_shed": dict(gateway.stats.shed),
+        "writer_batches": writer.stats.batches,
+        "bus": args.bus,
+        "cpus": os.cpu_count(),
+        "python": platform.python_version(),
+        "command": shlex.join([Path(sys.executable).name, *sys.argv]),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--terminals", type=int, default=10_000)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--clients", type=int, default=1, help="Processes running the terminals.")
+    parser.add_argument("--batch", type=int, default=5_000, help="Writer batch size.")
+    parser.add_argument("--bus", default="memory://")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="gateway-e2e-") as tmp:
+        print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub"))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,75 @@
+"""Half-open and slow connections are shed by the gateway's idle timeout without starving the others."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime
+
+from dthub.domains.vehicles import registry
+from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
+from dthub.domains.vehicles.jt808 import Header, Heartbeat, encode
+from dthub.domains.vehicles.simulator import fleet, simulate
+from dthub.domains.vehicles.writer import Writer
+from dthub.hub.bus import connect_bus
+from dthub.hub.core import Hub
+
+T0 = datetime(2025, 6, 2, 2, 0, tzinfo=UTC)
+IDLE_S = 0.5
+
+
+async def closed_after(reader: asyncio.StreamReader, started: float) -> float:
+    """Seconds from `started` until the gateway closed the connection (EOF or reset)."""
+    try:
+        while await reader.read(4096):
+            pass
+    except ConnectionError:
+        pass
+    return time.monotonic() - started
+
+
+async def drip(writer: asyncio.StreamWriter, data: bytes, every_s: float) -> None:
+    """Send `data` one byte at a time, until done or the gateway hangs up."""
+    try:
+        for byte in data * 10:
+            writer.write(bytes((byte,)))
+            await writer.drain()
+            await asyncio.sleep(every_s)
+    except ConnectionError:
+        pass
+
+
+async def scenario(hub: Hub) -> tuple[tuple[float, float], int, int, Gateway]:
+    terminals = fleet(1)
+    registry.save(hub.store, [t.vehicle for t in terminals])
+    known = registry.load(hub.store)
+    bus = connect_bus("memory://")
+    gateway = Gateway(bus, known, GatewayConfig(idle_timeout_s=IDLE_S))
+    writer = Writer(hub, bus, known, block_ms=50)
+    port = await gateway.start("127.0.0.1", 0)
+    stop = asyncio.Event()
+    writing = asyncio.create_task(writer.run(stop))
+    started = time.monotonic()
+    silent_reader, silent_writer = await asyncio.open_connection("127.0.0.1", port)
+    slow_reader, slow_writer = await asyncio.open_connection("127.0.0.1", port)
+    frame = encode(Header(message_id=Heartbeat.MESSAGE_ID, phone="13900000099", serial=1), Heartbeat())
+    dripping = asyncio.create_task(drip(slow_writer, frame, 0.05))
+    try:
+        runs = await simulate("127.0.0.1", port, terminals, fixes=6, start=T0, pace_s=0.01)
+        shed = await asyncio.gather(closed_after(silent_reader, started), closed_after(slow_reader, started))
+        await dripping
+    finally:
+        silent_writer.close()
+        slow_writer.close()
+        await gateway.close()
+        stop.set()
+        await writing
+        await bus.close()
+    return shed, len(runs[0].acknowledged), writer.stats.landed, gateway
+
+
+def test_silent_and_dripping_connections_are_shed_while_a_terminal_lands_its_reports(hub: Hub) -> None:
+    shed, acknowledged, landed, gateway = asyncio.run(scenario(hub))
+    assert (acknowledged, landed) == (6, 6)
+    assert gateway.stats.shed == {"idle": 2}
+    assert all(IDLE_S <= seconds < IDLE_S + 0.5 for seconds in shed), shed
