@@ -9,6 +9,7 @@ refused), never with a traceback. Tables are drawn by `dthub.console`.
 from __future__ import annotations
 
 import contextlib
+import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -30,15 +31,17 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from dthub import console as show
 from dthub.demo.accounts import ACCOUNTS, ensure_accounts
 from dthub.domains import DOMAINS
-from dthub.hub import access_requests, audit, catalog, identity, quarantine, query
+from dthub.hub import access_requests, audit, catalog, identity, keys, pii_tags, quarantine, query
 from dthub.hub.adapter import Adapter
 from dthub.hub.audit_tables import AuditLogRow
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
+from dthub.hub.crypto import CryptoError, MasterKey
 from dthub.hub.domain import Registry, UnknownName
 from dthub.hub.identity import Role
 from dthub.hub.ingest import BatchResult, ingest_file
-from dthub.hub.settings import Settings
+from dthub.hub.pii import PiiKind
+from dthub.hub.settings import Settings, master_key_bytes
 from dthub.hub.tables import BatchRow, QuarantineRow
 
 T = TypeVar("T")
@@ -62,6 +65,11 @@ audit_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(audit_app, name="audit")
+keys_app = typer.Typer(
+    help="密钥 Keys: the master key that wraps the SM4 data keys of encrypted fields.",
+    no_args_is_help=True,
+)
+app.add_typer(keys_app, name="keys")
 
 BAD_INPUT, REFUSED = 2, 1
 """Exit codes: a mistake in the command line; an operation the hub refuses in its current state."""
@@ -705,6 +713,45 @@ def list_access(
             out.print(Text(show.to_json(record)), soft_wrap=True)
 
 
+@access_app.command("pii-suggestions")
+def pii_suggestions(
+    every: Annotated[bool, typer.Option("--all", help="Confirmed and rejected ones too.")] = False,
+) -> None:
+    """个人信息建议 PII tags suggested on ingest for undeclared columns, for a steward to decide."""
+    with open_hub(load_settings()) as hub:
+        rows = pii_tags.suggestions(hub, status=None if every else "open")
+    out = show.make_console()
+    if not rows:
+        out.print(Text("没有待确认的建议 No suggestions."))
+    for row in rows:
+        out.print(
+            Text(f"{row.dataset_id}  {row.column}  {row.kind}  share {row.share:.2f}  "
+                 f"confidence {row.confidence:.2f}  sampled {row.sampled}  {row.status}"),
+            soft_wrap=True,
+        )  # fmt: skip
+
+
+@access_app.command("confirm-pii")
+def confirm_pii(
+    dataset: Annotated[str, typer.Argument(help="Dataset id.")],
+    column: Annotated[str, typer.Argument(help="Column name.")],
+    kind: Annotated[PiiKind, typer.Argument(help="Kind of personal information.")],
+    actor: ActorOption,
+    reject: Annotated[
+        bool, typer.Option("--reject", help="Record that the column is not this kind.")
+    ] = False,
+) -> None:
+    """确认 Record a steward's confirmation (or rejection) of a PII tag; audited. The declaration in the
+    domain's datasets.py is not changed: update it to mask the column."""
+    spec = lookup(registry().dataset, dataset)
+    with open_hub(load_settings()) as hub, access_step():
+        steward = identity.consumer_by_actor(hub.store, actor)
+        row = pii_tags.decide(hub, spec, column, kind, steward, confirm=not reject)
+    out = show.make_console()
+    out.print(Text(f"已记录 Recorded: {dataset}.{column} {kind} {row.status} by {row.decided_by}."))
+    out.print(Text(f"声明未改变 {pii_tags.DECLARATION_NOTE}"), soft_wrap=True)
+
+
 # Vehicles: registry, gateway, alarms; the fleet simulator
 
 vehicles_app = typer.Typer(
@@ -814,6 +861,29 @@ def handle_alarm(
     show.make_console().print(Text(f"报警 Alarm {row.id}: {row.status}."))
 
 
+@vehicles_app.command("kpis")
+def vehicle_kpis(
+    day: Annotated[str, typer.Option(help="Local (Asia/Shanghai) day, YYYY-MM-DD.")],
+) -> None:
+    """考核指标 Daily KPIs per enterprise (online, track completeness, qualified, drift, violations)."""
+    from datetime import date
+
+    from dthub.domains.vehicles import kpis
+    from dthub.domains.vehicles import registry as vehicle_registry
+    from dthub.domains.vehicles.rules import RuleConfig
+
+    try:
+        when = date.fromisoformat(day)
+    except ValueError:
+        fail(f"--day: want YYYY-MM-DD, got {day!r}", BAD_INPUT)
+    if not kpis.FIRST_DAY <= when <= kpis.LAST_DAY:
+        fail(f"--day: want {kpis.FIRST_DAY} to {kpis.LAST_DAY}, got {when}", BAD_INPUT)
+    with open_hub(load_settings()) as hub:
+        found = kpis.read_day(hub, when, vehicles=vehicle_registry.load(hub.store), rules=RuleConfig())
+    for record in found:
+        typer.echo(show.to_json(vars(record)))
+
+
 @simulate_app.command("fleet")
 def simulate_fleet(
     vehicles: Annotated[int, typer.Option(min=1, help="Simulated terminals.")] = 10,
@@ -876,3 +946,34 @@ def audit_list(
             Text(f"{row.seq:>6}  {show.local_time(row.at)}  {row.actor}  {row.action}  {row.target}"),
             soft_wrap=True,
         )
+
+
+# Keys
+
+NEW_MASTER_KEY_VARIABLE = "DTHUB_NEW_MASTER_KEY"
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    new_key_id: Annotated[str, typer.Option(help="Id of the new master key, e.g. master-2.")],
+) -> None:
+    """轮换 Rewrap every data key under a new master key read from $DTHUB_NEW_MASTER_KEY (base64 of 16
+    bytes); no value is re-encrypted. Then set DTHUB_MASTER_KEY and DTHUB_MASTER_KEY_ID to the new key."""
+    text = os.environ.pop(NEW_MASTER_KEY_VARIABLE, None)
+    if not text:
+        fail(f"set {NEW_MASTER_KEY_VARIABLE} to the new master key (base64 of 16 bytes)", BAD_INPUT)
+    try:
+        new = MasterKey(new_key_id, master_key_bytes(text))
+    except ValueError as exc:
+        fail(f"{NEW_MASTER_KEY_VARIABLE}: {exc}", BAD_INPUT)
+    settings = load_settings()
+    with open_hub(settings) as hub:
+        try:
+            rotated = keys.rotate(hub, keys.master_key(settings, needed_by="rotation"), new, by=CLI_ACTOR)
+        except CryptoError as exc:
+            fail(str(exc), REFUSED)
+    show.make_console().print(
+        Text(f"已轮换 Rotated: {rotated} data keys now wrapped by {new_key_id}; set DTHUB_MASTER_KEY and "
+             f"DTHUB_MASTER_KEY_ID={new_key_id}."),
+        soft_wrap=True,
+    )  # fmt: skip
