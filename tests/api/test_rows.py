@@ -21,7 +21,7 @@ from sqlalchemy import select
 
 from dthub.api import create_app
 from dthub.domains import DOMAINS
-from dthub.hub import access, access_requests, identity
+from dthub.hub import access, access_requests, identity, query
 from dthub.hub.audit_tables import AuditLogRow
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
@@ -230,3 +230,23 @@ def test_a_filter_on_a_masked_field_is_refused(served: tuple[TestClient, Hub]) -
                           headers={"Authorization": f"Bearer {token['token']}"})  # fmt: skip
 
     assert (response.status_code, response.json()["error"]) == (422, "query.field_not_plain")
+
+
+def test_a_parquet_export_across_chunks_streams_row_groups_and_equals_the_json_rows(
+    served: tuple[TestClient, Hub], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, _ = served
+    token = client.post("/api/v1/auth/login", json={"username": "root", "password": PASSWORD}).json()
+    headers = {"Authorization": f"Bearer {token['token']}"}
+    url = f"/api/v1/datasets/{TRACKS.id}/rows"
+    params = {"fields": "plate,phone,lon,speed_kmh", "sort": "reported_at"}
+    monkeypatch.setattr(query, "EXPORT_CHUNK_ROWS", 1)
+
+    with client.stream("GET", url, params={**params, "format": "parquet"}, headers=headers) as response:
+        assert response.status_code == 200
+        parts = list(response.iter_bytes())
+    exported = pq.ParquetFile(io.BytesIO(b"".join(parts)))
+    json_rows = client.get(url, params=params, headers=headers).json()["rows"]
+
+    assert exported.metadata.num_row_groups == len(ROWS)
+    assert exported.read().to_pylist() == json_rows

@@ -6,6 +6,7 @@ import math
 import re
 from datetime import UTC, datetime, timedelta, timezone
 
+import pyarrow as pa
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -19,8 +20,11 @@ from dthub.hub.masking import (
     UnknownMask,
     coarsen_point,
     coarsen_time,
+    consumer_key,
     mask,
+    mask_array,
     pseudonym,
+    pseudonym_array,
 )
 from dthub.hub.pii import PiiKind
 
@@ -185,3 +189,33 @@ def test_naive_time_and_odd_steps_are_refused() -> None:
         coarsen_time(datetime(2026, 3, 1, 8, 7), minutes=15)
     with pytest.raises(ValueError, match="divisor of 1440"):
         coarsen_time(datetime(2026, 3, 1, tzinfo=UTC), minutes=7)
+
+
+@pytest.mark.parametrize(("kind", "style"), [*STYLES, *((kind, FULL) for kind in MASKS)])
+@given(data=st.data())
+def test_vectorised_masks_agree_with_the_per_value_masks(
+    kind: PiiKind, style: str, data: st.DataObject
+) -> None:
+    rule = MASKS[kind].get(style, next(iter(MASKS[kind].values())))
+    value = st.one_of(st.none(), st.text(), st.from_regex(rule.shape, fullmatch=True))
+    values = data.draw(st.lists(value, max_size=20))
+    assert mask_array(kind, pa.array(values, pa.string()), style=style).to_pylist() == [
+        mask(kind, v, style=style) for v in values
+    ]
+
+
+def test_vectorised_masks_of_named_values_and_other_types() -> None:
+    plates = pa.chunked_array([["津A12345", None], ["陕A12345D", "津A 12345", ""]])
+    assert mask_array(PiiKind.PLATE, plates).to_pylist() == ["津A1***5", None, "陕A1****D", "*" * 8, ""]
+    assert mask_array(PiiKind.NAME, pa.array(["李小明", "李"])).to_pylist() == ["李**", "*"]
+    assert mask_array(PiiKind.MOBILE, pa.array([18012341999, None])).to_pylist() == ["180****1999", None]
+
+
+def test_consumer_keys_keep_tokens_apart_and_columns_match_values() -> None:
+    alice, bob = consumer_key(KEY, "app:alice"), consumer_key(KEY, "app:bob")
+    assert alice != bob
+    assert consumer_key(KEY, "app:alice") == alice
+    column = pseudonym_array(PiiKind.PLATE, pa.array(["津A12345", None, "津A12345"]), key=alice)
+    assert column.to_pylist() == [pseudonym(PiiKind.PLATE, "津A12345", key=alice), None, column[0].as_py()]
+    with pytest.raises(ValueError, match="at least 16"):
+        consumer_key(b"short", "app:alice")

@@ -1,7 +1,8 @@
 """The governed rows of a dataset (数据查询): `GET /api/v1/datasets/{id}/rows`, through the access policy.
 
 JSON and GeoJSON answer one page with a cursor to the next; CSV and Parquet export up to `limit` rows,
-CSV streamed chunk by chunk. Every answer is masked, withheld and scoped as `hub.access` decides, and audited.
+streamed chunk by chunk (each Parquet chunk one row group, its bytes sent as soon as it is written).
+Every answer is masked, withheld and scoped as `hub.access` decides, and audited.
 """
 
 from __future__ import annotations
@@ -144,11 +145,8 @@ def get_rows(
             headers={"Content-Disposition": f'attachment; filename="{spec.id}.csv"'},
         )
     if format_ == "parquet":
-        chunks = list(query.stream(hub, consumer, spec, decision, asked, fmt="parquet"))
-        buffer = io.BytesIO()
-        pq.write_table(pa.concat_tables(chunks) if chunks else pa.table({}), buffer, compression="zstd")
-        return Response(
-            buffer.getvalue(),
+        return StreamingResponse(
+            _parquet(query.stream(hub, consumer, spec, decision, asked, fmt="parquet")),
             media_type="application/vnd.apache.parquet",
             headers={"Content-Disposition": f'attachment; filename="{spec.id}.parquet"'},
         )
@@ -197,6 +195,53 @@ def _csv(chunks: Iterator[pa.Table]) -> Iterator[bytes]:
         pcsv.write_csv(chunk, buffer, write_options=pcsv.WriteOptions(include_header=first))
         first = False
         yield buffer.getvalue()
+
+
+class _Sink(io.RawIOBase):
+    """A write-only file that keeps what was written until `take`, and its position for the writer."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.parts: list[bytes] = []
+        self.position = 0
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        chunk = bytes(data)
+        self.parts.append(chunk)
+        self.position += len(chunk)
+        return len(chunk)
+
+    def tell(self) -> int:
+        return self.position
+
+    def take(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts.clear()
+        return out
+
+
+def _parquet(chunks: Iterator[pa.Table]) -> Iterator[bytes]:
+    """One Parquet file, a row group per chunk, its bytes yielded as each row group is written."""
+    sink = _Sink()
+    writer: pq.ParquetWriter | None = None
+    try:
+        for chunk in chunks:
+            if writer is None:
+                writer = pq.ParquetWriter(sink, chunk.schema, compression="zstd")
+            elif chunk.num_rows == 0:
+                continue
+            writer.write_table(chunk.cast(writer.schema))
+            if data := sink.take():
+                yield data
+        if writer is None:
+            writer = pq.ParquetWriter(sink, pa.schema([]), compression="zstd")
+    finally:
+        if writer is not None:
+            writer.close()
+    yield sink.take()
 
 
 def _json_response(body: Any, media_type: str, headers: dict[str, str]) -> Response:

@@ -6,7 +6,9 @@ and its clearance reaches the dataset's level. Then each field is:
 - plain, when the consumer's clearance reaches the field's level: the dataset's level, raised for a PII
   field to the level of its kind (`PII_LEVELS`; ⚠️ a policy table, not a standard: GB/T 43697 Annex H was not
   retrieved);
-- masked, below that, when the field declares a PII kind: star masks of `hub.masking`, coordinates snapped
+- masked, below that, when the field declares a PII kind: star masks of `hub.masking` (or, for a field the
+  dataset declares in `pseudonymised_fields`, a keyed pseudonym under the reader's own key, derived from the
+  hub's `pseudonym_key` setting; stars when that is not set), coordinates snapped
   to a grid of `GRID_M` metres (precise tracks are sensitive, PIPL Art. 28), and then the dataset's time
   column truncated to `TIME_GRID_MIN` minutes as well, so that a track is coarse in space and in time;
 - withheld (not returned at all), below that, when the field is PII without a declared kind.
@@ -38,8 +40,9 @@ from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.identity import Consumer, Role
 from dthub.hub.identity_tables import GrantRow
-from dthub.hub.masking import coarsen_point, mask
+from dthub.hub.masking import coarsen_point, consumer_key, mask_array, pseudonym_array
 from dthub.hub.pii import PiiKind
+from dthub.hub.settings import Settings
 from dthub.hub.store import Store
 from dthub.hub.tables import utcnow
 
@@ -211,6 +214,13 @@ def coarsens_time(decision: Decision, spec: DatasetSpec) -> bool:
     return spec.time_column is not None and points is not None and not all(decision.plain(c) for c in points)
 
 
+def pseudonym_key(settings: Settings, consumer: Consumer) -> bytes | None:
+    """The consumer's own pseudonym key, derived from the hub's `pseudonym_key`; None when that is unset."""
+    if settings.pseudonym_key is None:
+        return None
+    return consumer_key(settings.pseudonym_key.get_secret_value().encode(), consumer.actor)
+
+
 def apply(
     decision: Decision,
     spec: DatasetSpec,
@@ -218,9 +228,11 @@ def apply(
     *,
     grid_m: float = GRID_M,
     time_grid_min: int = TIME_GRID_MIN,
+    pseudonym_key: bytes | None = None,
 ) -> pa.Table:
-    """`rows` as the decision allows: withheld columns dropped, masked ones masked, a track's time
-    truncated (columns not in `rows` are ignored, so a field selection passes through)."""
+    """`rows` as the decision allows: withheld columns dropped, masked ones masked (pseudonymised fields
+    tokenised under `pseudonym_key`, starred without one), a track's time truncated (columns not in `rows`
+    are ignored, so a field selection passes through)."""
     names = [
         name
         for name in rows.column_names
@@ -242,12 +254,14 @@ def apply(
         if decision.fields.get(name) is not Treatment.MASKED:
             continue
         kind = spec.pii_kinds[name]
-        values = out[name].to_pylist()
+        column: pa.Array | pa.ChunkedArray
         if kind is PiiKind.LOCATION:
-            masked_values: list[Any] = coarse.get(name) or [_round(v) for v in values]
+            masked_values: list[Any] = coarse.get(name) or [_round(v) for v in out[name].to_pylist()]
             column = pa.array(masked_values, type=out.schema.field(name).type)
+        elif pseudonym_key is not None and name in spec.pseudonymised_fields:
+            column = pseudonym_array(kind, out[name], key=pseudonym_key)
         else:
-            column = pa.array([mask(kind, value) for value in values], type=pa.string())
+            column = mask_array(kind, out[name])
         out = out.set_column(index, out.schema.field(name).with_type(column.type), column)
     time = spec.time_column
     if time is not None and time in out.column_names and coarsens_time(decision, spec):

@@ -84,6 +84,9 @@ class DatasetSpec:
     encrypted_fields: tuple[str, ...] = ()
     """PII string columns stored SM4-encrypted in the lake (`hub.keys`); never a primary-key column, since
     a token differs at every write and de-duplication compares keys."""
+    pseudonymised_fields: tuple[str, ...] = ()
+    """PII fields that are join keys: a reader below the field's level gets a keyed pseudonym
+    (`masking.pseudonym`, a key per consumer) instead of stars, so that datasets still join on the token."""
     vehicle_column: str | None = None
     """Column naming the vehicle (plate or id): a company sees only rows of its own vehicles."""
     district_column: str | None = None
@@ -104,6 +107,9 @@ class DatasetSpec:
         for column in self.pii_kinds:
             if column not in self.pii_fields:
                 raise ValueError(f"dataset {self.id}: pii_kinds names {column!r}, not a PII field")
+        for column in self.pseudonymised_fields:
+            if column not in self.pii_fields:
+                raise ValueError(f"dataset {self.id}: pseudonymised field {column!r} is not a PII field")
         for column in self.encrypted_fields:
             if column not in self.pii_fields:
                 raise ValueError(f"dataset {self.id}: encrypted field {column!r} is not a PII field")

@@ -4,10 +4,12 @@ Star masks follow the conventions of `reference/standards.md` 6.3 (hutool `Desen
 standard prescribes masks). Each is a `KeepEnds`: a value of the expected shape keeps `head` leading and
 `tail` trailing characters and every other character becomes `*`; a value of any other shape (wrong
 length, stray characters) becomes `*` whole, so junk never leaks. A star is accepted anywhere in the shape,
-which makes every mask idempotent. `MASKS` is the dispatch table; `mask(kind, value, style=...)` reads it.
+which makes every mask idempotent. `MASKS` is the dispatch table; `mask(kind, value, style=...)` reads it,
+and `mask_array` does the same to a whole Arrow column with pyarrow compute (same outputs, value for value).
 
 Pseudonyms replace a value by `pn:<kind>:<24 hex>`, HMAC-SM3 under a key the caller holds: the same value
-and key give the same token, so joins still work, while nobody without the key can test a guess.
+and key give the same token, so joins still work, while nobody without the key can test a guess. The hub
+gives each consumer its own key (`consumer_key`), so two consumers' tokens cannot be linked.
 Coarsening snaps coordinates to a grid of N metres and truncates timestamps to N minutes.
 """
 
@@ -19,6 +21,9 @@ import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from dthub.hub.crypto import hmac_sm3
 from dthub.hub.pii import PiiKind
@@ -47,6 +52,31 @@ class KeepEnds:
         return (
             value[: self.head] + STAR * (len(value) - self.head - self.tail) + value[len(value) - self.tail :]
         )
+
+    def arrow_shape(self) -> str | None:
+        """The shape as an anchored RE2 pattern for `pc.match_substring_regex`, or None where RE2 would
+        not match exactly what Python's `re` matches (Unicode `\\w`, `\\d` classes: RE2's are ASCII)."""
+        pattern = self.shape.pattern
+        if re.search(r"\\[wWdDsSbB]", pattern):
+            return None
+        return r"\A(?:" + re.sub(r"\\u([0-9a-fA-F]{4})", r"\\x{\1}", pattern) + r")\z"
+
+    def array(self, values: pa.Array) -> pa.Array:
+        """This mask over a string column, nulls kept; per value where the shape has no RE2 form."""
+        pattern = self.arrow_shape()
+        if pattern is None:
+            return pa.array([None if v is None else self(v) for v in values.to_pylist()], type=pa.string())
+        length = pc.utf8_length(values)
+        middle = pc.max_element_wise(pc.subtract(length, self.head + self.tail), 0)
+        head = pc.utf8_slice_codeunits(values, 0, self.head)
+        tail = (
+            pc.utf8_slice_codeunits(values, -self.tail)
+            if self.tail
+            else pc.utf8_slice_codeunits(values, 0, 0)
+        )
+        kept = pc.binary_join_element_wise(head, pc.binary_repeat(STAR, middle), tail, "")
+        shaped = pc.match_substring_regex(values, pattern)
+        return pc.if_else(shaped, kept, pc.binary_repeat(STAR, length))
 
 
 def _styles(shape: str, *keep: tuple[int, int]) -> dict[str, KeepEnds]:
@@ -101,6 +131,28 @@ def mask(kind: PiiKind | str, value: object, *, style: str | None = None) -> str
     return chosen(text)
 
 
+def mask_array(
+    kind: PiiKind | str, values: pa.Array | pa.ChunkedArray, *, style: str | None = None
+) -> pa.Array:
+    """`mask` over a whole column, vectorised: the same output as `mask` value by value, nulls kept. A column
+    that is not text is masked value by value as `str()`, as `mask` does."""
+    try:
+        styles = MASKS[PiiKind(kind)]
+    except (ValueError, KeyError):
+        raise UnknownMask(str(kind), style) from None
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not (pa.types.is_string(values.type) or pa.types.is_large_string(values.type)):
+        return pa.array([mask(kind, v, style=style) for v in values.to_pylist()], type=pa.string())
+    values = values.cast(pa.string())
+    if style == FULL:
+        return pc.binary_repeat(STAR, pc.utf8_length(values))
+    chosen = styles.get(style, None) if style is not None else next(iter(styles.values()))
+    if chosen is None:
+        raise UnknownMask(str(kind), style)
+    return chosen.array(values)
+
+
 PSEUDONYM_HEX = 24
 """96 bits: among a billion distinct values the chance of any collision is about 6e-12."""
 MIN_PSEUDONYM_KEY_BYTES = 16
@@ -125,6 +177,32 @@ def pseudonym(kind: PiiKind | str, value: str | None, *, key: bytes) -> str | No
         return ""
     digest = hmac_sm3(key, f"{kind}\x1f{normalised}".encode())
     return prefix + digest.hex()[:PSEUDONYM_HEX]
+
+
+def consumer_key(secret: bytes, actor: str) -> bytes:
+    """The pseudonym key of one consumer: HMAC-SM3(hub secret, `dthub.pseudonym` ‖ 0x1F ‖ actor), 32 bytes.
+
+    Each consumer's tokens join across datasets (same key), while two consumers' tokens of the same value
+    differ, so they cannot link what they export without the hub's secret.
+    """
+    if len(secret) < MIN_PSEUDONYM_KEY_BYTES:
+        raise ValueError(f"pseudonym secret of {len(secret)} bytes; want at least {MIN_PSEUDONYM_KEY_BYTES}")
+    return hmac_sm3(secret, f"dthub.pseudonym\x1f{actor}".encode())
+
+
+def pseudonym_array(kind: PiiKind | str, values: pa.Array | pa.ChunkedArray, *, key: bytes) -> pa.Array:
+    """`pseudonym` over a column, each distinct value hashed once; nulls kept."""
+    tokens: dict[str, str | None] = {}
+    out: list[str | None] = []
+    for value in values.to_pylist():
+        if value is None:
+            out.append(None)
+            continue
+        text = value if isinstance(value, str) else str(value)
+        if text not in tokens:
+            tokens[text] = pseudonym(kind, text, key=key)
+        out.append(tokens[text])
+    return pa.array(out, type=pa.string())
 
 
 METRES_PER_DEGREE = 6_371_008.8 * math.pi / 180

@@ -285,10 +285,11 @@ def read_page(
 ) -> pa.Table:
     """One page, decrypted then masked as the decision says; the read and any decryption are audited."""
     served, decrypted = 0, dict[str, int]()
+    key = access.pseudonym_key(hub.settings, consumer)
     try:
         rows = engine.to_arrow(expression(hub, hub.connect(), spec, decision, query))
         rows, decrypted = keys.decrypt_columns(hub, spec, rows)
-        masked = access.apply(decision, spec, rows)
+        masked = access.apply(decision, spec, rows, pseudonym_key=key)
         served = masked.num_rows
         return masked
     finally:
@@ -303,6 +304,7 @@ def stream(
     rows actually sent, and with the values decrypted. Call `check` first: this is a generator, its errors
     come late."""
     served, decrypted = 0, dict.fromkeys(spec.encrypted_fields, 0)
+    key = access.pseudonym_key(hub.settings, consumer)
     try:
         con = hub.connect()
         start, end = query.offset, query.offset + query.limit
@@ -313,7 +315,7 @@ def stream(
             rows, counts = keys.decrypt_columns(hub, spec, rows)
             for column, count in counts.items():
                 decrypted[column] += count
-            masked = access.apply(decision, spec, rows)
+            masked = access.apply(decision, spec, rows, pseudonym_key=key)
             served += masked.num_rows
             yield masked
             if rows.num_rows < size:

@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         max_length=255,
         description="Public id of the master key, stored with each wrapped data key; new on rotation.",
     )
+    pseudonym_key: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Hub secret (at least 16 bytes of text) from which each consumer's HMAC-SM3 pseudonym key is "
+            "derived, for fields a dataset declares `pseudonymised_fields`. Without it, those fields are "
+            "star-masked like other PII fields."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
 
@@ -85,6 +93,13 @@ class Settings(BaseSettings):
     def _sixteen_bytes(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None:
             master_key_bytes(value.get_secret_value())
+        return value
+
+    @field_validator("pseudonym_key")
+    @classmethod
+    def _long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value().encode()) < PSEUDONYM_KEY_MIN_BYTES:
+            raise ValueError(f"the pseudonym key is shorter than {PSEUDONYM_KEY_MIN_BYTES} bytes")
         return value
 
     @model_validator(mode="after")
@@ -110,6 +125,7 @@ class Settings(BaseSettings):
 
 
 MASTER_KEY_BYTES = 16
+PSEUDONYM_KEY_MIN_BYTES = 16
 
 
 def master_key_bytes(text: str) -> bytes:
