@@ -3,6 +3,7 @@ content type, headers, body — matches what the schema documents, on every oper
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -26,7 +27,7 @@ LEFT_OUT = [positive_data_acceptance, ignored_auth]
 
 
 @pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
+def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
     settings_ = Settings(
         home=tmp_path_factory.mktemp("schemathesis") / "hub",
         rate_limit_per_minute=100_000,
@@ -39,7 +40,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> FastAPI:
             ingest_bytes(hub, hub.registry.adapter(adapter), path.read_bytes(), source=str(path))
     identity.add_person(hub.store, "root", name="root", password=PASSWORD, role=Role.ADMIN,
                         clearance=Level.CORE, by="test")  # fmt: skip
-    return application
+    yield application
+    hub.close()
 
 
 @pytest.fixture(scope="module")

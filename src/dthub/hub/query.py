@@ -287,7 +287,7 @@ def read_page(
     served, decrypted = 0, dict[str, int]()
     key = access.pseudonym_key(hub.settings, consumer)
     try:
-        rows = engine.to_arrow(expression(hub, hub.connect(), spec, decision, query))
+        rows = engine.to_arrow(expression(hub, hub.reader(), spec, decision, query))
         rows, decrypted = keys.decrypt_columns(hub, spec, rows)
         masked = access.apply(decision, spec, rows, pseudonym_key=key)
         served = masked.num_rows
