@@ -15,6 +15,7 @@ from dthub.hub import audit
 from dthub.hub.audit import Action
 from dthub.hub.core import Hub
 from dthub.hub.domain import UnknownName
+from dthub.hub.errors import Refusal
 from dthub.hub.identity import Consumer, Role
 from dthub.hub.identity_tables import AccessRequestRow, GrantRow
 from dthub.hub.tables import utcnow
@@ -22,17 +23,10 @@ from dthub.hub.tables import utcnow
 STEWARDS = frozenset({Role.ADMIN, Role.DATA_STEWARD})
 
 
-class AccessError(Exception):
+class AccessError(Refusal):
     """A step the hub refuses; `reason` is a stable key, `status` the HTTP status it maps to."""
 
     status = 409
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(reason={self.reason!r})"
 
 
 class NotFound(AccessError):

@@ -29,18 +29,16 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from gmssl import sm2  # type: ignore[import-untyped]
 
+from dthub.hub.errors import Refusal
+
 VERSION = 1
 KEY_BYTES = 16
 NONCE_BYTES = 12
 TAG_BYTES = 16
 
 
-class CryptoError(Exception):
+class CryptoError(Refusal):
     """A token or key the hub refuses; `reason` is a stable key the console translates."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
 
 
 class MalformedToken(CryptoError):

@@ -29,6 +29,7 @@ from dthub.hub import audit
 from dthub.hub.audit import Action
 from dthub.hub.classification import Level
 from dthub.hub.crypto import sm3
+from dthub.hub.errors import Refusal
 from dthub.hub.identity_tables import ApplicationRow, OrganisationRow, PersonRow, SecretRow
 from dthub.hub.store import Store
 from dthub.hub.tables import utcnow
@@ -56,15 +57,8 @@ class Role(StrEnum):
     AUDITOR = "auditor"
 
 
-class IdentityError(Exception):
+class IdentityError(Refusal):
     """A refusal of the identity layer; `reason` is a stable key."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(reason={self.reason!r})"
 
 
 @dataclass(frozen=True, kw_only=True)

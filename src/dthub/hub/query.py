@@ -29,6 +29,7 @@ from dthub.hub.access import Decision
 from dthub.hub.audit import Action
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
+from dthub.hub.errors import Refusal
 from dthub.hub.identity import Consumer
 from dthub.hub.masking import coarsen_time
 
@@ -36,15 +37,8 @@ FilterOp = Literal["eq", "in", "range"]
 EXPORT_CHUNK_ROWS = 50_000
 
 
-class QueryError(Exception):
+class QueryError(Refusal):
     """A query the hub refuses (HTTP 422); `reason` is a stable key, the message quotes the bad value."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(f"{reason}: {detail}")
-        self.reason, self.detail = reason, detail
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(reason={self.reason!r})"
 
 
 @dataclass(frozen=True, kw_only=True)
