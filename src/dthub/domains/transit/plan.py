@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from dthub.domains.transit.fares import itinerary_fare
 from dthub.domains.transit.raptor import Journey, Leg, earliest_arrival
 from dthub.domains.transit.timetable import Timetable, distance_m
 
@@ -140,4 +141,5 @@ def _itinerary(
         "waitingTime": journey.arrival - start - sum(leg["duration"] for leg in legs),
         "transfers": journey.transfers,
         "legs": legs,
+        "fare": itinerary_fare(legs, tt.day),  # sets each transit leg's `fare` too
     }

@@ -1,0 +1,118 @@
+"""Fare tables and charges: Beijing's distance scale at its band edges, transfer windows, the daily cap, bad
+tables refused with the file and field named, and a real NYC itinerary priced in the plan response."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import pytest
+
+from dthub.domains.transit.fares import (
+    Charge,
+    FareError,
+    Ride,
+    charge_rides,
+    distance_fare,
+    fare_systems,
+    load_system,
+)
+from dthub.domains.transit.plan import plan
+from dthub.domains.transit.timetable import Timetable
+
+DAY = date(2026, 10, 7)
+BEIJING = fare_systems()["beijing"]
+
+
+def ride(mode: str, operator: str, start_s: int, end_s: int | None, km: float | None) -> Ride:
+    return Ride(
+        mode=mode,
+        operator=operator,
+        start_s=start_s,
+        end_s=end_s,
+        distance_m=None if km is None else km * 1000,
+        day=DAY,
+    )
+
+
+@pytest.mark.parametrize(
+    ("km", "cents"),
+    [(0.5, 300), (6, 300), (6.001, 400), (12, 400), (22, 500), (22.001, 600), (32, 600), (32.001, 700),
+     (52, 700), (52.001, 800), (72.001, 900)],
+)  # fmt: skip
+def test_beijing_subway_scale_holds_at_its_band_edges(km: float, cents: int) -> None:
+    subway = BEIJING.product("SUBWAY", "beijing_subway")
+    assert subway is not None
+    assert distance_fare(subway, km * 1000) == cents
+
+
+def test_transfer_within_window_is_discounted_and_one_second_later_is_not() -> None:
+    rides = [
+        ride("BICYCLE", "meituan", 0, 1200, None),  # 20 min: one 30-min block
+        ride("SUBWAY", "beijing_subway", 1200 + 5400, 9000, 15.2),  # boards exactly 90 min after
+        ride("BUS", "bj_bus", 9000 + 5401, 15000, 9),  # one second too late
+    ]
+    assert [(c.fare_cents, c.transfer_discount_cents, c.cents) for c in charge_rides(BEIJING, rides)] == [
+        (150, 0, 150),
+        (500, 100, 400),
+        (200, 0, 200),
+    ]
+
+
+def test_a_chain_discounts_at_most_two_transfers_then_starts_again() -> None:
+    rides = [ride("BUS", "bj_bus", 600 * n, 600 * n + 300, 5) for n in range(5)]
+    assert [c.transfer_discount_cents for c in charge_rides(BEIJING, rides)] == [0, 100, 100, 0, 100]
+
+
+def test_daily_cap_charges_the_rest_then_nothing() -> None:
+    rides = [ride("SUBWAY", "beijing_subway", 10_000 * n, 10_000 * n + 3600, 80) for n in range(4)]
+    charges = charge_rides(BEIJING, rides)
+    # 80 km: 600 + 3 x 100 = 900 each, no transfer (2 h 46 min apart); cap 2,000
+    assert [(c.fare_cents, c.cap_discount_cents, c.cents) for c in charges] == [
+        (900, 0, 900),
+        (900, 0, 900),
+        (900, 700, 200),
+        (900, 900, 0),
+    ]
+
+
+def test_a_ride_of_no_product_is_unpriced_and_free() -> None:
+    assert charge_rides(BEIJING, [ride("FERRY", "somewhere", 0, 60, 1)]) == [
+        Charge(ride=0, product=None, currency="CNY", fare_cents=0, transfer_discount_cents=0, transfer=None,
+               cap_discount_cents=0, cents=0)
+    ]  # fmt: skip
+
+
+def test_tap_in_without_tap_out_is_charged_the_incomplete_fare() -> None:
+    (charge,) = charge_rides(BEIJING, [ride("SUBWAY", "beijing_subway", 0, None, None)])
+    assert (charge.cents, charge.incomplete) == (900, True)
+
+
+def test_bad_fare_table_is_refused_naming_file_and_field(tmp_path: Path) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(
+        'name = "x"\ntitle = "x"\ncurrency = "CNY"\ntimezone = "Asia/Shanghai"\n'
+        '[[products]]\nid = "p"\nname = "p"\nmodes = ["BUS"]\nkind = "distance"\n'
+        'bands = [{ up_to_km = 10, cents = 200 }, { up_to_km = 5, cents = 100 }]\n'
+    )
+    with pytest.raises(FareError) as refused:
+        load_system(path)
+    assert refused.value.reason == "fares.invalid"
+    assert str(path) in str(refused.value) and "bands must ascend" in str(refused.value)
+
+
+def test_nyc_itinerary_is_priced_one_fare_for_subway_transfers(nyc_timetable: Timetable) -> None:
+    times_square, barclays_center = (40.7557, -73.9870), (40.6840, -73.9776)
+    for hour in (8, 13, 18):
+        answer = plan(nyc_timetable, times_square, barclays_center, hour * 3600, access_radius_m=400)
+        itineraries = answer["plan"]["itineraries"]
+        assert itineraries
+        for itinerary in itineraries:
+            fare = itinerary["fare"]
+            assert fare["system"] == "nyc_mta"
+            # the subway is gated: its legs are one ride at the base fare, however many transfers
+            assert fare["fare"]["regular"]["cents"] == 290
+            assert fare["fare"]["regular"]["currency"]["currencyCode"] == "USD"
+            transit = [n for n, leg in enumerate(itinerary["legs"]) if leg["transitLeg"]]
+            assert fare["details"]["regular"][0]["legIndices"] == transit
+            assert [itinerary["legs"][n]["fare"]["cents"] for n in transit] == [290] + [0] * (len(transit) - 1)
