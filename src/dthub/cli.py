@@ -39,7 +39,7 @@ from dthub.hub.core import Hub
 from dthub.hub.crypto import CryptoError, MasterKey
 from dthub.hub.domain import Registry, UnknownName
 from dthub.hub.identity import Role
-from dthub.hub.ingest import BatchResult, ingest_file
+from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
 from dthub.hub.pii import PiiKind
 from dthub.hub.settings import Settings, master_key_bytes
 from dthub.hub.tables import BatchRow, QuarantineRow
@@ -192,7 +192,7 @@ def ingest(
     Refused records are quarantined with reason, line and raw text; that is normal, the exit code stays 0.
     """
     adapter = lookup(registry().adapter, adapter_name)
-    files = source_files(paths, glob)
+    files = source_files(paths, glob, folders_are_sources=hasattr(adapter, "for_source"))
 
     def echo(result: BatchResult) -> None:
         typer.echo(show.to_json(asdict(result)))
@@ -209,11 +209,14 @@ def ingest(
         fail(failure, REFUSED)
 
 
-def source_files(paths: Sequence[Path], glob: str) -> list[Path]:
-    """The files named, and those of the folders named, in order; a missing path ends the command."""
+def source_files(paths: Sequence[Path], glob: str, *, folders_are_sources: bool = False) -> list[Path]:
+    """The files named, and those of the folders named, in order; a missing path ends the command.
+    With `folders_are_sources` (an adapter reading a folder as one source: a GTFS feed) a folder is kept."""
     files: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        if path.is_dir() and folders_are_sources:
+            files.append(path)
+        elif path.is_dir():
             found = sorted(p for p in path.glob(glob) if p.is_file())
             if not found:
                 fail(f"no file matching {glob!r} in folder {path}", BAD_INPUT)
@@ -234,7 +237,10 @@ def ingest_files(
 ) -> tuple[list[BatchResult], str | None]:
     """Ingest each file in turn under a progress bar (on stderr) over their bytes; stop at an unreadable
     file. Returns the batches and, if it stopped, why."""
-    sizes = [path.stat().st_size for path in files]
+    sizes = [
+        sum(f.stat().st_size for f in path.iterdir()) if path.is_dir() else path.stat().st_size
+        for path in files
+    ]
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -251,7 +257,7 @@ def ingest_files(
         task = progress.add_task(adapter.name, total=sum(sizes), done=0, count=len(files), landed=0, rate=0)
         for path, size in zip(files, sizes, strict=True):
             try:
-                result = ingest_file(hub, adapter, path.resolve())
+                result = ingest_source(hub, adapter, path.resolve())
             except OSError as exc:
                 return results, f"cannot read {path}: {exc.strerror or exc}"
             results.append(result)
@@ -261,6 +267,16 @@ def ingest_files(
             if on_batch is not None:
                 on_batch(result)
     return results, None
+
+
+def ingest_source(hub: Hub, adapter: Adapter, path: Path) -> BatchResult:
+    """One source through `adapter`; an adapter with `for_source` (GTFS: the feed is named after its zip
+    or folder, a folder packed as a zip) is bound to the source and reads it."""
+    bind = getattr(adapter, "for_source", None)
+    if bind is None:
+        return ingest_file(hub, adapter, path)
+    bound, data = bind(path)
+    return ingest_bytes(hub, bound, data, source=str(path))
 
 
 def report_quarantined(out: Console, results: Sequence[BatchResult], dataset: str) -> None:

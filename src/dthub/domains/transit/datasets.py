@@ -1,12 +1,14 @@
-"""Catalog entries of the transit domain: GTFS stops, routes, trips and stop times, ids namespaced by feed
-(`<feed>:<id>`) so that ids colliding across feeds stay apart."""
+"""Catalog entries of the transit domain: GTFS stops, routes, trips, stop times and service calendars, ids
+namespaced by feed (`<feed>:<id>`) so that ids colliding across feeds stay apart, and the validation findings
+of each feed version landed (`transit.ingest.gtfs`)."""
 
 from __future__ import annotations
 
 import pyarrow as pa
 
+from dthub.domains.transit.gtfs import WEEKDAYS
 from dthub.hub.classification import Level
-from dthub.hub.dataset import DatasetSpec, in_range
+from dthub.hub.dataset import DatasetSpec, in_range, one_of
 
 OWNER = "市交通运输委 公共交通处 (public transport division)"
 
@@ -31,10 +33,15 @@ def _spec(
         retention_days=None,
         level=Level.GENERAL_1,
         point_columns=("stop_lon", "stop_lat") if "stop_lat" in [f.name for f in fields] else None,
-        rules=(in_range("stop_lat", -90, 90), in_range("stop_lon", -180, 180))
-        if id == "transit.stops"
-        else (),
+        rules=RULES.get(id, ()),
     )
+
+
+RULES = {
+    "transit.stops": (in_range("stop_lat", -90, 90), in_range("stop_lon", -180, 180)),
+    "transit.calendar_dates": (in_range("exception_type", 1, 2),),
+    "transit.gtfs_findings": (one_of("severity", ("ERROR", "WARNING", "INFO")),),
+}
 
 
 STOPS = _spec(
@@ -49,6 +56,7 @@ STOPS = _spec(
         _field("stop_lat", pa.float64(), "Latitude, WGS-84"),
         _field("stop_lon", pa.float64(), "Longitude, WGS-84"),
         _field("parent_station", pa.string(), "`<feed>:<stop_id>` of its station, if any"),
+        _field("location_type", pa.int32(), "0 stop or platform (站台), 1 station (车站), 2 entrance"),
     ],
     ("stop_id",),
 )
@@ -63,6 +71,7 @@ ROUTES = _spec(
         _field("route_short_name", pa.string(), "Short name (line number)"),
         _field("route_long_name", pa.string(), "Long name"),
         _field("route_type", pa.int32(), "GTFS route type (0 tram, 1 metro, 2 rail, 3 bus ...)"),
+        _field("agency_id", pa.string(), "Operator (运营单位) of the feed's agency.txt"),
     ],
     ("route_id",),
 )
@@ -77,6 +86,8 @@ TRIPS = _spec(
         _field("route_id", pa.string(), "`<feed>:<route_id>`", nullable=False),
         _field("service_id", pa.string(), "`<feed>:<service_id>`", nullable=False),
         _field("trip_headsign", pa.string(), "Headsign"),
+        _field("direction_id", pa.int32(), "0 or 1 (上行/下行 as the feed defines them)"),
+        _field("shape_id", pa.string(), "`<feed>:<shape_id>`"),
     ],
     ("trip_id",),
 )
@@ -91,6 +102,58 @@ STOP_TIMES = _spec(
         _field("stop_id", pa.string(), "`<feed>:<stop_id>`", nullable=False),
         _field("arrival_s", pa.int32(), "Arrival, seconds after midnight"),
         _field("departure_s", pa.int32(), "Departure, seconds after midnight"),
+        _field(
+            "shape_dist_traveled",
+            pa.float64(),
+            "Distance along the shape, feed units; interpolates blank times between timepoints",
+        ),
+        _field("timepoint", pa.int32(), "1 exact time, 0 approximate; blank times are interpolated"),
     ],
     ("trip_id", "stop_sequence"),
+)
+CALENDAR = _spec(
+    "transit.calendar",
+    "运营日历",
+    "Service calendar",
+    "GTFS calendar.txt of every feed: weekdays a service runs between two dates.",
+    [
+        _field("service_id", pa.string(), "`<feed>:<service_id>`", nullable=False),
+        _field("feed", pa.string(), "Feed the service comes from", nullable=False),
+        *(_field(day, pa.bool_(), f"Runs on {day}s") for day in WEEKDAYS),
+        _field("start_date", pa.date32(), "First day"),
+        _field("end_date", pa.date32(), "Last day"),
+    ],
+    ("service_id",),
+)
+CALENDAR_DATES = _spec(
+    "transit.calendar_dates",
+    "运营日历例外",
+    "Service exceptions",
+    "GTFS calendar_dates.txt of every feed: a service added (1) or removed (2) on one date.",
+    [
+        _field("service_id", pa.string(), "`<feed>:<service_id>`", nullable=False),
+        _field("feed", pa.string(), "Feed the service comes from", nullable=False),
+        _field("date", pa.date32(), "Service date", nullable=False),
+        _field("exception_type", pa.int32(), "1 added, 2 removed"),
+    ],
+    ("service_id", "date"),
+)
+GTFS_FINDINGS = _spec(
+    "transit.gtfs_findings",
+    "数据质量问题",
+    "GTFS validation findings",
+    "Every finding of the validator on each feed version ingested: notice code as the canonical GTFS "
+    "validator names it, severity, and where (file, 1-based data row, field).",
+    [
+        _field("feed", pa.string(), "Feed validated", nullable=False),
+        _field("feed_version", pa.string(), "First 16 hex digits of the SHA-256 of the feed", nullable=False),
+        _field("number", pa.int32(), "Order of the finding in the report", nullable=False),
+        _field("code", pa.string(), "Notice code, e.g. foreign_key_violation", nullable=False),
+        _field("severity", pa.string(), "ERROR, WARNING or INFO", nullable=False),
+        _field("file", pa.string(), "GTFS file", nullable=False),
+        _field("row", pa.int64(), "1-based data row (header is row 0); empty for the whole file"),
+        _field("field", pa.string(), "Column"),
+        _field("detail", pa.string(), "What is wrong"),
+    ],
+    ("feed_version", "number"),
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -24,6 +24,16 @@ import pyarrow.csv as pcsv
 
 NO_TIME = -1
 """Seconds value of an empty or unreadable GTFS time."""
+
+
+FORMATS: dict[str, tuple[str, str]] = {
+    "integer": (r"^[+-]?\d+$", "invalid_integer"),
+    "float": (r"^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$", "invalid_float"),
+    "time": (r"^\d{1,3}:[0-5]\d:[0-5]\d$", "invalid_time"),
+    "date": (r"^\d{8}$", "invalid_date"),
+    "flag": (r"^[01]$", "unexpected_enum_value"),
+}
+"""What a value of each type must look like, and the validator's notice code when it does not."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -171,20 +181,48 @@ class Feed:
         return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
 
 
-def read_feed(path: Path, *, name: str | None = None) -> Feed:
-    """Read a GTFS zip (files at its root or in one folder) or folder; the feed is named after the path."""
-    sources: dict[str, bytes] = {}
+def read_feed(path: Path, *, name: str | None = None, files: Collection[str] | None = None) -> Feed:
+    """Read a GTFS zip (files at its root or in one folder) or folder; the feed is named after the path.
+    `files` limits the files read (default: every `.txt`)."""
+    feed_name = name or feed_name_of(path)
     if path.is_dir():
-        for file in path.glob("*.txt"):
-            sources[file.name] = file.read_bytes()
-    else:
-        with zipfile.ZipFile(path) as archive:
-            for info in archive.infolist():
-                base = info.filename.rsplit("/", 1)[-1]
-                if base.endswith(".txt") and not base.startswith("."):
-                    sources[base] = archive.read(info)
-    feed_name = name or path.name.removesuffix(".zip")
-    return Feed(feed_name, {file: read_table(data) for file, data in sources.items()})
+        sources = {
+            file.name: file.read_bytes()
+            for file in sorted(path.glob("*.txt"))
+            if files is None or file.name in files
+        }
+        return Feed(feed_name, {file: read_table(data) for file, data in sources.items()})
+    return read_feed_bytes(path.read_bytes(), name=feed_name, files=files)
+
+
+def feed_name_of(path: Path) -> str:
+    """The name a feed takes from its zip or folder: `subway.zip` → `subway`."""
+    return path.name.removesuffix(".zip")
+
+
+def read_feed_bytes(data: bytes, *, name: str, files: Collection[str] | None = None) -> Feed:
+    """A GTFS zip given as bytes (see `read_feed`); `zipfile.BadZipFile` if it is not a zip."""
+    sources: dict[str, bytes] = {}
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for info in archive.infolist():
+            base = info.filename.rsplit("/", 1)[-1]
+            if base.endswith(".txt") and not base.startswith(".") and (files is None or base in files):
+                sources[base] = archive.read(info)
+    return Feed(name, {file: read_table(data) for file, data in sources.items()})
+
+
+def feed_bytes(path: Path) -> bytes:
+    """A feed's bytes: a zip as it is, a folder packed into a zip of its `.txt` files (sorted, with fixed
+    timestamps, so that the same files always give the same bytes and checksum)."""
+    if not path.is_dir():
+        return path.read_bytes()
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in sorted(path.glob("*.txt")):
+            info = zipfile.ZipInfo(file.name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, file.read_bytes())
+    return buffer.getvalue()
 
 
 def read_table(data: bytes) -> pa.Table:
@@ -206,6 +244,18 @@ def read_table(data: bytes) -> pa.Table:
     return pa.table(columns)
 
 
+def malformed(values: pa.ChunkedArray | pa.Array, kind: str) -> npt.NDArray[np.int64]:
+    """Rows whose value is present but does not read as `kind` (a key of `FORMATS`)."""
+    good = pc.fill_null(pc.match_substring_regex(values, FORMATS[kind][0]), True)
+    return np.flatnonzero(~np.asarray(good.to_numpy(zero_copy_only=False), dtype=bool))
+
+
+def well_formed(values: pa.ChunkedArray | pa.Array, kind: str) -> pa.ChunkedArray | pa.Array:
+    """The values that read as `kind`; the others null."""
+    good = pc.fill_null(pc.match_substring_regex(values, FORMATS[kind][0]), True)
+    return pc.if_else(good, values, pa.scalar(None, pa.string()))
+
+
 def seconds(times: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
     """GTFS times `H:MM:SS` (hours may pass 24) as seconds after midnight; empty → `NO_TIME`."""
     parts = pc.split_pattern(pc.fill_null(times, "::"), ":")
@@ -223,7 +273,7 @@ def seconds(times: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
 
 def numbers(column: pa.ChunkedArray | pa.Array, *, default: float = np.nan) -> npt.NDArray[np.float64]:
     """A text column as floats; empty → `default`."""
-    filled = pc.fill_null(column, str(default))
+    filled = pc.fill_null(well_formed(column, "float"), str(default))
     return np.asarray(pc.cast(filled, pa.float64()).to_numpy(zero_copy_only=False), dtype=np.float64)
 
 

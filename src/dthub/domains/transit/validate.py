@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Literal
@@ -17,10 +18,43 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dthub.domains.transit.gtfs import FILES, SERVICE_FILES, Feed, numbers, parse_date, seconds, texts
+from dthub.domains.transit.gtfs import (
+    FILES,
+    FORMATS,
+    SERVICE_FILES,
+    Feed,
+    malformed,
+    numbers,
+    parse_date,
+    seconds,
+    texts,
+    well_formed,
+)
 from dthub.domains.transit.timetable import distance_m
 
 Severity = Literal["ERROR", "WARNING", "INFO"]
+
+TYPED_COLUMNS: dict[str, dict[str, str]] = {
+    "stops.txt": {"stop_lat": "float", "stop_lon": "float", "location_type": "integer"},
+    "routes.txt": {"route_type": "integer"},
+    "trips.txt": {"direction_id": "integer"},
+    "stop_times.txt": {
+        "arrival_time": "time",
+        "departure_time": "time",
+        "stop_sequence": "integer",
+        "shape_dist_traveled": "float",
+        "timepoint": "integer",
+    },
+    "calendar.txt": {
+        **dict.fromkeys(("monday", "tuesday", "wednesday", "thursday", "friday", "saturday"), "flag"),
+        "sunday": "flag",
+        "start_date": "date",
+        "end_date": "date",
+    },
+    "calendar_dates.txt": {"date": "date", "exception_type": "integer"},
+    "transfers.txt": {"transfer_type": "integer", "min_transfer_time": "integer"},
+}
+"""Typed columns of each file."""
 
 MAX_SPEED_KMH = 300.0
 """Above this between two consecutive stops a trip is `fast_travel_between_consecutive_stops`."""
@@ -41,7 +75,7 @@ class Finding:
 
 def validate(feed: Feed, *, today: date | None = None, max_speed_kmh: float = MAX_SPEED_KMH) -> list[Finding]:
     """Every finding of a feed; `today` (default: the date now) decides expired service."""
-    findings = _structure(feed)
+    findings = structure(feed)
     if feed.has("stop_times.txt") and feed.has("stops.txt"):
         findings += _stop_times(feed, max_speed_kmh)
     findings += _calendar(feed, today or date.today())
@@ -53,9 +87,13 @@ def counts(findings: list[Finding]) -> dict[str, int]:
     return dict(sorted(Counter(f.code for f in findings).items()))
 
 
-def _structure(feed: Feed) -> list[Finding]:
+def structure(feed: Feed, files: Collection[str] | None = None) -> list[Finding]:
+    """Findings of required files, columns and fields, duplicate keys and foreign keys; `files` limits them
+    to the findings located in those files (a reference to a file the feed lacks is not checked)."""
     found: list[Finding] = []
     for spec in FILES:
+        if files is not None and spec.name not in files:
+            continue
         if not feed.has(spec.name):
             if spec.required:
                 found.append(Finding(code="missing_required_file", severity="ERROR", file=spec.name))
@@ -81,6 +119,19 @@ def _structure(feed: Feed) -> list[Finding]:
                         field=column,
                     )
                 )
+        for column, kind in TYPED_COLUMNS.get(spec.name, {}).items():
+            if column in table.column_names:
+                for row in malformed(table[column], kind).tolist():
+                    found.append(
+                        Finding(
+                            code=FORMATS[kind][1],
+                            severity="ERROR",
+                            file=spec.name,
+                            row=row + 1,
+                            field=column,
+                            detail=repr(table[column][row].as_py()),
+                        )
+                    )
         if spec.key and all(c in table.column_names for c in spec.key):
             keys = _keys(table, spec.key)
             seen: set[str] = set()
@@ -93,7 +144,7 @@ def _structure(feed: Feed) -> list[Finding]:
                             file=spec.name,
                             row=row + 1,
                             field=",".join(spec.key),
-                            detail=key,
+                            detail=key.replace("\x1f", ","),
                         )
                     )
                 seen.add(key)
@@ -118,7 +169,7 @@ def _structure(feed: Feed) -> list[Finding]:
                             detail=f"{values[row]} is not a {','.join(reference.key)} of {reference.to}",
                         )
                     )
-    if not any(feed.has(file) for file in SERVICE_FILES):
+    if files is None and not any(feed.has(file) for file in SERVICE_FILES):
         found.append(
             Finding(code="missing_calendar_and_calendar_date_files", severity="ERROR", file="calendar.txt")
         )
@@ -138,10 +189,8 @@ def _stop_times(feed: Feed, max_speed_kmh: float) -> list[Finding]:
         stop_times.column_names
     ):
         return found
-    try:
-        arrival, departure = seconds(stop_times["arrival_time"]), seconds(stop_times["departure_time"])
-    except ValueError:
-        return found
+    arrival = seconds(well_formed(stop_times["arrival_time"], "time"))
+    departure = seconds(well_formed(stop_times["departure_time"], "time"))
     trip = pc.dictionary_encode(pc.fill_null(stop_times["trip_id"], "")).combine_chunks().indices.to_numpy()
     sequence = numbers(stop_times["stop_sequence"], default=-1)
     order = np.lexsort((sequence, trip))
