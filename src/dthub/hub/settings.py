@@ -85,6 +85,14 @@ class Settings(BaseSettings):
             "star-masked like other PII fields."
         ),
     )
+    forecast_refresh_s: int = Field(
+        default=300,
+        ge=0,
+        description=(
+            "Seconds between refreshes of the road speed forecasts by `dthub serve` (each active model of "
+            "the forecast registry issues its next forecasts); 0 turns the scheduled job off."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
 

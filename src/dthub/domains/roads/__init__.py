@@ -7,8 +7,10 @@ from dthub.domains.roads.datasets import (
     DETECTOR_OBSERVATIONS,
     DETECTOR_SEGMENTS,
     DETECTOR_STATIONS,
+    SEGMENT_FORECASTS,
     SEGMENTS,
 )
+from dthub.domains.roads.forecast.records import ForecastRecords
 from dthub.domains.roads.ingest.geojson import GeojsonSegments
 from dthub.domains.roads.ingest.osm import OsmGraphml
 from dthub.domains.roads.ingest.pems import PemsStation5Min, PemsStations
@@ -19,7 +21,7 @@ DOMAIN = Domain(
     name="roads",
     title_zh="路网监测",
     title_en="Road network monitoring",
-    datasets=(DETECTOR_OBSERVATIONS, DETECTOR_STATIONS, SEGMENTS, DETECTOR_SEGMENTS),
+    datasets=(DETECTOR_OBSERVATIONS, DETECTOR_STATIONS, SEGMENTS, DETECTOR_SEGMENTS, SEGMENT_FORECASTS),
     adapters=(
         PemsStation5Min(),
         PemsStations(),
@@ -27,6 +29,7 @@ DOMAIN = Domain(
         PemsDetectorSegments(),
         OsmGraphml(),
         GeojsonSegments(),
+        ForecastRecords(),
     ),
     router=router,
 )

@@ -176,3 +176,47 @@ DETECTOR_SEGMENTS = DatasetSpec(
     level=Level.GENERAL_1,
     rules=(one_of("method", ("station_as_segment", "declared")),),
 )
+
+MAX_HORIZON_STEPS = 288
+"""Most steps ahead a stored forecast may be (a day of 5-minute steps)."""
+
+SEGMENT_FORECASTS = DatasetSpec(
+    id="roads.segment_forecasts",
+    title_zh="路段车速预测",
+    title_en="Segment speed forecasts",
+    description=(
+        "Forecast mean speed (预测车速) of each segment for each step ahead, as a registered model issued "
+        "it from the detector speeds the hub held at `issued_at`; `model_id` and `model_version` name the "
+        "model of the forecast model registry that made it. Refreshed by the forecast job."
+    ),
+    schema=pa.schema(
+        [
+            _field("segment_id", pa.string(), "Segment the forecast is for", nullable=False),
+            _field(
+                "issued_at", UTC_TIMESTAMP, "When the forecast was issued: end of its history", nullable=False
+            ),
+            _field("target_time", UTC_TIMESTAMP, "Start of the interval forecast", nullable=False),
+            _field(
+                "horizon_steps", pa.int16(), "Steps ahead of issued_at, 1 = the next interval", nullable=False
+            ),
+            _field("step_minutes", pa.int16(), "Minutes per step (5 or 15)", nullable=False),
+            _field("speed_kmh", pa.float64(), "Forecast mean speed in the interval, km/h", nullable=False),
+            _field("model_id", pa.string(), "Registry id of the model, `<name>-v<version>`", nullable=False),
+            _field("model_name", pa.string(), "Model name (historical_average, lightgbm, tgcn, ...)"),
+            _field("model_version", pa.int32(), "Version of the model under its name"),
+            _field("district_code", pa.string(), "District (行政区划代码) of the segment, if known"),
+        ]
+    ),
+    primary_key=("segment_id", "issued_at", "target_time", "model_id"),
+    time_column="issued_at",
+    owner="市交通运输委 路网监测中心 (road network monitoring centre)",
+    update_frequency="PT5M",
+    retention_days=None,
+    level=Level.GENERAL_2,
+    district_column="district_code",
+    rules=(
+        in_range("speed_kmh", 0, 200),
+        in_range("horizon_steps", 1, MAX_HORIZON_STEPS),
+        in_range("step_minutes", 1, 1_440),
+    ),
+)
