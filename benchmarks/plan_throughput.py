@@ -1,0 +1,176 @@
+"""Planner API throughput: plans/s of `POST /api/v1/maas/plan` served by uvicorn with 2 workers, on a real
+feed (default the NYC subway, Wed 2026-10-07), under load from this separate process.
+
+The server runs as `uvicorn dthub.api:create_app --factory --workers 2` on a free port and a fresh hub in a
+temporary home (migrated first, so the workers do not race). Each worker builds the day's timetable on its
+first plan, so the load starts after a warm-up in which `--clients` parallel clients plan until every
+recent plan answered in under 2 s. Then the clients send random plans (origin and destination at two random
+stops of the feed, departure 06:00-22:00, seeded) for `--seconds`; every answer must be 200 with a fare.
+Prints one JSON line.
+
+    .venv/bin/python benchmarks/plan_throughput.py [--feed nyc_mta/subway] [--clients 8] [--seconds 30]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from dthub.domains import DOMAINS
+from dthub.domains.transit.gtfs import numbers, read_feed
+from dthub.hub.core import Hub
+from dthub.hub.settings import Settings
+
+DAY = "2026-10-07"
+WORKERS = 2
+WARM_S = 2.0
+"""A plan answered faster than this counts as warm (the worker has its timetable)."""
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def stops(feed_name: str) -> list[tuple[float, float]]:
+    folder = Settings().realdata.resolve() / "gtfs"
+    path = folder / f"{feed_name}.zip"
+    feed = read_feed(path if path.exists() else folder / feed_name, name="bench")
+    lat, lon = numbers(feed.column("stops.txt", "stop_lat")), numbers(feed.column("stops.txt", "stop_lon"))
+    keep = np.isfinite(lat) & np.isfinite(lon)
+    return list(zip(lat[keep].tolist(), lon[keep].tolist(), strict=True))
+
+
+def body(rng: random.Random, places: list[tuple[float, float]], feed: str) -> dict[str, Any]:
+    (a_lat, a_lon), (b_lat, b_lon) = rng.sample(places, 2)
+    second = rng.randrange(6 * 3600, 22 * 3600)
+    return {
+        "from_lat": a_lat,
+        "from_lon": a_lon,
+        "to_lat": b_lat,
+        "to_lon": b_lon,
+        "date": DAY,
+        "time": f"{second // 3600:02d}:{second % 3600 // 60:02d}",
+        "feeds": [feed],
+    }
+
+
+def client_loop(
+    url: str,
+    places: list[tuple[float, float]],
+    feed: str,
+    seed: int,
+    until: float,
+    out: list[tuple[float, int, bool]],
+) -> None:
+    """Plan until `until` (monotonic); append (seconds, status, priced) per plan."""
+    rng = random.Random(seed)
+    with httpx.Client(base_url=url, timeout=120) as client:
+        while time.monotonic() < until:
+            started = time.perf_counter()
+            answer = client.post("/api/v1/maas/plan", json=body(rng, places, feed))
+            elapsed = time.perf_counter() - started
+            itineraries = answer.json()["plan"]["itineraries"] if answer.status_code == 200 else []
+            priced = all(i.get("fare") is not None for i in itineraries)
+            out.append((elapsed, answer.status_code, priced))
+
+
+def run_clients(
+    url: str, places: list[tuple[float, float]], feed: str, clients: int, seconds: float, seed: int
+) -> tuple[list[tuple[float, int, bool]], float]:
+    results: list[tuple[float, int, bool]] = []
+    until = time.monotonic() + seconds
+    threads = [
+        threading.Thread(target=client_loop, args=(url, places, feed, seed + n, until, results))
+        for n in range(clients)
+    ]
+    started = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results, time.perf_counter() - started
+
+
+def wait_up(url: str, server: subprocess.Popen[bytes], timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"uvicorn exited with {server.returncode}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.3)
+    raise SystemExit("uvicorn did not answer /health in time")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--feed", default="nyc_mta/subway")
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    places = stops(args.feed)
+    with tempfile.TemporaryDirectory(prefix="dthub-plan-bench-") as home:
+        env = {**os.environ, "DTHUB_HOME": home, "DTHUB_REALDATA": str(Settings().realdata.resolve())}
+        Hub.open(Settings(home=Path(home)), DOMAINS).close()  # migrate once, before the workers start
+        port = free_port()
+        url = f"http://127.0.0.1:{port}"
+        command = [sys.executable, "-m", "uvicorn", "dthub.api:create_app", "--factory"]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(WORKERS)]
+        command += ["--log-level", "warning"]
+        server = subprocess.Popen(command, env=env)
+        try:
+            wait_up(url, server)
+            warm_started = time.perf_counter()
+            recent: list[tuple[float, int, bool]] = []
+            rounds = 0
+            while rounds < 30 and (len(recent) < 2 * args.clients or max(r[0] for r in recent) > WARM_S):
+                recent, _ = run_clients(url, places, args.feed, args.clients, 3.0, seed=1000 + rounds)
+                rounds += 1
+            warm_s = time.perf_counter() - warm_started
+            results, elapsed = run_clients(url, places, args.feed, args.clients, args.seconds, seed=1)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    latencies = np.asarray([r[0] for r in results]) * 1000
+    figures = {
+        "benchmark": "plan_throughput",
+        "command": "python benchmarks/plan_throughput.py " + " ".join(sys.argv[1:]),
+        "endpoint": "POST /api/v1/maas/plan",
+        "feed": args.feed,
+        "day": DAY,
+        "workers": WORKERS,
+        "clients": args.clients,
+        "seconds": round(elapsed, 1),
+        "warmup_s": round(warm_s, 1),
+        "plans": len(results),
+        "errors": sum(1 for r in results if r[1] != 200),
+        "unpriced": sum(1 for r in results if not r[2]),
+        "plans_per_s": round(len(results) / elapsed, 1),
+        "p50_ms": round(float(np.percentile(latencies, 50)), 1),
+        "p95_ms": round(float(np.percentile(latencies, 95)), 1),
+        "cpus": os.cpu_count(),
+    }
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()
