@@ -239,7 +239,8 @@ def _aware(moment: datetime | None) -> datetime | None:
     summary="Segment speed forecasts",
     response_model=list[SegmentForecast],
     responses=answers(
-        "Forecasts, newest issue first, then by segment and target time; each names its model version.",
+        "Forecasts, newest issue first, then by segment and target time; each names its model version. "
+        "The latest issue holds the forecasts of every model that issued then.",
         invalid=INVALID_PARAMETERS,
         unauthorised=UNAUTHORISED,
         forbidden=FORBIDDEN,
@@ -254,6 +255,9 @@ def get_forecasts(
         int | None, Query(ge=1, le=MAX_HORIZON_STEPS, description="Only this many steps ahead.")
     ] = None,
     model: Annotated[str | None, Query(description="Only forecasts of this model name.")] = None,
+    model_id: Annotated[
+        str | None, Query(description="Only forecasts of this model version, `<name>-v<version>`.")
+    ] = None,
     issued_since: Annotated[
         datetime | None, Query(description="Issued at or after, ISO 8601 (UTC if no offset).")
     ] = None,
@@ -275,7 +279,12 @@ def get_forecasts(
         raise ApiProblem(422, "request.invalid", "query.issued_until: want issued_since < issued_until")
     filters = [
         query.Filter(column=column, op="eq", values=(value,))
-        for column, value in (("segment_id", segment), ("horizon_steps", horizon), ("model_name", model))
+        for column, value in (
+            ("segment_id", segment),
+            ("horizon_steps", horizon),
+            ("model_name", model),
+            ("model_id", model_id),
+        )
         if value is not None
     ]
     try:
