@@ -11,10 +11,10 @@ from dthub.hub import access_requests, quarantine
 from dthub.hub.identity_tables import AccessRequestRow
 from dthub.hub.tables import QuarantineRow
 from dthub.web import i18n
-from fixtures.console import BAD_NUMBER_LINE, Console, logged_in
+from fixtures.console import BAD_NUMBER_LINE, CSRF_FIELD, FLEET_VEHICLES, Console, logged_in
 
 PAGES = ("/console/", "/console/catalog", "/console/catalog/roads.segments", "/console/quarantine",
-         "/console/audit", "/console/access")  # fmt: skip
+         "/console/audit", "/console/access", "/console/vehicles", "/console/traffic", "/console/planner")  # fmt: skip
 
 
 def test_root_redirects_to_the_console(console: Console) -> None:
@@ -30,7 +30,10 @@ def test_page_without_a_session_redirects_to_login(console: Console, path: str) 
 
 def test_wrong_password_is_refused_and_said_so(console: Console) -> None:
     client = TestClient(console.app, follow_redirects=False)
-    answer = client.post("/console/login", data={"username": "wang.steward", "password": "nope-nope"})
+    [token] = CSRF_FIELD.findall(client.get("/console/login").text)
+    answer = client.post(
+        "/console/login", data={"username": "wang.steward", "password": "nope-nope", "csrf": token}
+    )
     assert answer.status_code == 401
     assert "用户名或口令错误" in answer.text
     assert "dthub_session" not in client.cookies
@@ -45,8 +48,12 @@ def test_steward_reaches_every_page(console: Console) -> None:
 def test_overview_counts_and_tpi_of_the_latest_day(console: Console) -> None:
     page = logged_in(console, "wang.steward").get("/console/").text
     figure = dict(re.findall(r'data-figure="([\w-]+)">([\d.]+)<', page))
-    assert (figure["stale"], figure["fresh"], figure["quarantine"]) == ("1", "2", "2")
-    assert int(figure["batches"]) == 7
+    # stale: the 2022 PeMS observations and the 2025 fleet's reports and alarms; quarantined: two PeMS lines
+    # and the frame with a bad check byte that simulated vehicle 1 sends
+    assert (figure["stale"], figure["fresh"], figure["quarantine"]) == ("3", "2", "3")
+    assert int(figure["batches"]) >= 7
+    assert (figure["online"], figure["alarms-today"]) == (str(FLEET_VEHICLES), figure["alarms-open"])
+    assert int(figure["alarms-today"]) >= 2
     assert 0 <= float(figure["tpi-now"]) <= 10
     assert 'id="tpi-chart"' in page
     assert "真实 Caltrans PeMS" in page

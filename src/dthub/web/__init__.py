@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
-from dthub.web import pages
+from dthub.web import operations, pages
 
 STATIC = pages.HERE / "static"
 
@@ -18,6 +18,7 @@ STATIC = pages.HERE / "static"
 def mount(app: FastAPI) -> None:
     """Serve the console on `app`: pages under `/console/`, assets under `/console/static/`."""
     app.include_router(pages.router)
+    app.include_router(operations.router)
     app.mount("/console/static", StaticFiles(directory=STATIC), name="console-static")
     app.exception_handler(pages.LoginRequired)(pages.login_redirect)
     app.exception_handler(pages.PageRefused)(pages.refusal_page)

@@ -117,15 +117,15 @@ def batches_since(hub: Hub, since: datetime) -> int:
         return int(session.scalar(query) or 0)
 
 
-def network_tpi(hub: Hub) -> TpiDay | None:
-    """The network TPI of the latest 24 hours of detector data; None when the lake lacks the data."""
+def network_tpi(hub: Hub, *, window: timedelta = TPI_WINDOW) -> TpiDay | None:
+    """The network TPI over the latest `window` (24 hours) of detector data; None when the lake lacks it."""
     figures = catalog.figures(hub.store, [OBSERVATIONS, DETECTOR_SEGMENTS, SEGMENTS])
     latest = figures[OBSERVATIONS].latest_event_at
     if latest is None or any(figures[name].rows == 0 for name in (DETECTOR_SEGMENTS, SEGMENTS)):
         return None
     step_s = TPI_INTERVAL_MIN * 60
     end = datetime.fromtimestamp((int(latest.timestamp()) // step_s + 1) * step_s, UTC)
-    start = end - TPI_WINDOW
+    start = end - window
     con = hub.connect()
     observations = hub.table(OBSERVATIONS, con)
     naive = (start.astimezone(UTC).replace(tzinfo=None), end.astimezone(UTC).replace(tzinfo=None))

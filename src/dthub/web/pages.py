@@ -29,8 +29,8 @@ from dthub.hub.dataset import DatasetSpec
 from dthub.hub.domain import UnknownName
 from dthub.hub.identity import Consumer, IdentityError, Role
 from dthub.hub.web import HubDep
-from dthub.web import i18n
-from dthub.web.overview import freshness, network_tpi, overview
+from dthub.web import csrf, fleet, i18n
+from dthub.web.overview import freshness, local_midnight, network_tpi, overview
 
 HERE = Path(__file__).parent
 SESSION_COOKIE = "dthub_session"
@@ -78,6 +78,17 @@ def person(request: Request, hub: HubDep) -> Consumer:
 PersonDep = Annotated[Consumer, Depends(person)]
 
 
+async def check_csrf(request: Request) -> None:
+    """Refuse (403) a POST whose CSRF token is not its session's: a form field `csrf` or the HTMX header."""
+    session = request.cookies.get(SESSION_COOKIE)
+    given = request.headers.get(csrf.HEADER) or (await form_of(request)).get(csrf.FIELD)
+    if not csrf.valid(csrf.session_token(session) if session else None, given):
+        raise PageRefused(403, "csrf.title", "csrf.detail")
+
+
+CsrfDep = Depends(check_csrf)
+
+
 def need(consumer: Consumer, roles: frozenset[Role]) -> None:
     if consumer.role not in roles:
         raise PageRefused(403, "forbidden.title", "forbidden.detail")
@@ -91,16 +102,25 @@ def render(
     def t(key: str, **values: object) -> str:
         return i18n.translate(lang, key, **values)
 
-    nav = [("overview", "/console/"), ("catalog", "/console/catalog"), ("access", "/console/access")]
+    nav = [
+        ("overview", "/console/"),
+        ("vehicles", "/console/vehicles"),
+        ("traffic", "/console/traffic"),
+        ("planner", "/console/planner"),
+        ("catalog", "/console/catalog"),
+        ("access", "/console/access"),
+    ]
     if consumer is not None and consumer.role in STEWARDS:
         nav.insert(2, ("quarantine", "/console/quarantine"))
     if consumer is not None and consumer.role in AUDIT_ROLES:
         nav.insert(-1, ("audit", "/console/audit"))
+    session = request.cookies.get(SESSION_COOKIE)
     return templates.TemplateResponse(
         request,
         name,
         {
             "t": t,
+            "csrf": context.pop("csrf", None) or (csrf.session_token(session) if session else ""),
             "lang": lang,
             "me": consumer,
             "nav": nav,
@@ -130,24 +150,37 @@ async def form_of(request: Request) -> dict[str, str]:
 
 @router.get("/login")
 def login_page(request: Request, next: str = "/console/") -> HTMLResponse:
-    return render(request, "login.html", None, next=_local(next), failed=False)
+    return _login_form(request, next=_local(next), failed=False)
+
+
+def _login_form(request: Request, *, next: str, failed: bool) -> HTMLResponse:
+    """The login form with a fresh double-submit CSRF token (cookie and hidden field)."""
+    token = csrf.new_login_token()
+    page = render(
+        request, "login.html", None, status=401 if failed else 200, next=next, failed=failed, csrf=token
+    )
+    page.set_cookie(csrf.LOGIN_COOKIE, token, httponly=True, samesite="strict", path="/console/login")
+    return page
 
 
 @router.post("/login")
 async def login(request: Request, hub: HubDep) -> Response:
     form = await form_of(request)
     target = _local(form.get("next", "/console/"))
+    if not csrf.valid(request.cookies.get(csrf.LOGIN_COOKIE), form.get(csrf.FIELD)):
+        raise PageRefused(403, "csrf.title", "csrf.detail")
     try:
         issued = identity.login(hub.store, form.get("username", ""), form.get("password", ""))
     except IdentityError:
-        return render(request, "login.html", None, status=401, next=target, failed=True)
+        return _login_form(request, next=target, failed=True)
     answer = RedirectResponse(target, status_code=303)
     max_age = int((issued.expires_at - datetime.now(UTC)).total_seconds())
     answer.set_cookie(SESSION_COOKIE, issued.text, max_age=max_age, httponly=True, samesite="lax")
+    answer.delete_cookie(csrf.LOGIN_COOKIE, path="/console/login")
     return answer
 
 
-@router.post("/logout")
+@router.post("/logout", dependencies=[CsrfDep])
 def logout() -> Response:
     answer = RedirectResponse("/console/login", status_code=303)
     answer.delete_cookie(SESSION_COOKIE)
@@ -191,6 +224,8 @@ def overview_page(request: Request, hub: HubDep, me: PersonDep) -> HTMLResponse:
         "overview.html",
         me,
         figures=overview(hub, now=now),
+        live=fleet.live(hub, me, now=now),
+        alarms=fleet.alarm_figures(hub, me, since=local_midnight(now)),
         cleared=cleared,
         day=day,
         chart=chart,
@@ -291,7 +326,7 @@ def quarantine_edit(request: Request, hub: HubDep, me: PersonDep, record_id: int
     return render(request, "_replay_form.html", me, record=record)
 
 
-@router.post("/quarantine/{record_id}/replay")
+@router.post("/quarantine/{record_id}/replay", dependencies=[CsrfDep])
 async def quarantine_replay(request: Request, hub: HubDep, me: PersonDep, record_id: int) -> HTMLResponse:
     record = _record(hub, me, record_id)
     raw = (await form_of(request)).get("raw")
@@ -347,7 +382,7 @@ def access_page(request: Request, hub: HubDep, me: PersonDep, filed: int | None 
     )
 
 
-@router.post("/access/requests")
+@router.post("/access/requests", dependencies=[CsrfDep])
 async def file_request(request: Request, hub: HubDep, me: PersonDep) -> Response:
     form = await form_of(request)
     try:
@@ -365,7 +400,7 @@ async def file_request(request: Request, hub: HubDep, me: PersonDep) -> Response
     return RedirectResponse(f"/console/access?filed={row.id}", status_code=303)
 
 
-@router.post("/access/requests/{request_id}/{step}")
+@router.post("/access/requests/{request_id}/{step}", dependencies=[CsrfDep])
 async def decide_request(
     request: Request, hub: HubDep, me: PersonDep, request_id: int, step: str
 ) -> HTMLResponse:

@@ -29,3 +29,28 @@ document.addEventListener("DOMContentLoaded", function () {
   holder.setAttribute("data-ready", "1");
   window.addEventListener("resize", function () { chart.resize(); });
 });
+
+// Forecast against actual (traffic page): mean forecast speed of one issue's segments and the measured mean.
+document.addEventListener("DOMContentLoaded", function () {
+  var holder = document.getElementById("versus-chart");
+  var data = document.getElementById("versus-data");
+  if (!holder || !data || typeof echarts === "undefined") {
+    return;
+  }
+  var series = JSON.parse(data.textContent);
+  var chart = echarts.init(holder, null, { renderer: "canvas" });
+  chart.setOption({
+    animation: false,
+    grid: { left: 48, right: 24, top: 32, bottom: 40 },
+    tooltip: { trigger: "axis" },
+    legend: { data: series.names, top: 0 },
+    xAxis: { type: "category", data: series.times, axisLabel: { hideOverlap: true } },
+    yAxis: { type: "value", name: "km/h", min: 0 },
+    series: [
+      { name: series.names[0], type: "line", data: series.forecast, showSymbol: false, lineStyle: { type: "dashed" } },
+      { name: series.names[1], type: "line", data: series.actual, showSymbol: false, connectNulls: false }
+    ]
+  });
+  holder.setAttribute("data-ready", "1");
+  window.addEventListener("resize", function () { chart.resize(); });
+});

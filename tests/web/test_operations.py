@@ -1,0 +1,163 @@
+"""The operations pages through TestClient: vehicles (live positions, tracks, alarms and their workflow,
+KPIs) as each clearance may see them, traffic (segment and corridor speeds, TPI history, forecasts or their
+empty state), the trip planner's feeds and stops, and CSRF tokens on every POST."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import quote
+
+from fastapi.testclient import TestClient
+
+from dthub.domains.vehicles import alarms as workflow
+from dthub.domains.vehicles.simulator import ENTERPRISE
+from dthub.hub import audit
+from dthub.web import csrf
+from fixtures.console import CSRF_FIELD, FLEET_FIXES, FLEET_VEHICLES, PASSWORD, Console, logged_in
+
+CAIRNS = "gtfs_kit/cairns_gtfs"
+
+
+def test_a_post_without_its_csrf_token_is_refused(console: Console) -> None:
+    client = logged_in(console, "li.analyst")
+    new = {"dataset_id": "roads.segments", "purpose": "路网", "days": "7"}
+    token = client.headers.pop("X-CSRF-Token")
+    refused = client.post("/console/access/requests", data=new)
+    assert refused.status_code == 403
+    assert "缺少 CSRF 令牌" in refused.text
+    assert client.post("/console/access/requests", data={**new, "csrf": "0" * 64}).status_code == 403
+    assert client.post("/console/logout").status_code == 403
+    # the token is the session's: another session's token does not do
+    other = logged_in(console, "zhao.auditor").headers["X-CSRF-Token"]
+    assert other != token
+    assert client.post("/console/access/requests", data={**new, "csrf": other}).status_code == 403
+    assert client.post("/console/access/requests", data={**new, "csrf": token}).status_code == 303
+
+
+def test_login_needs_the_token_of_its_own_form(console: Console) -> None:
+    client = TestClient(console.app, follow_redirects=False)
+    person = {"username": "li.analyst", "password": PASSWORD}
+    assert client.post("/console/login", data=person).status_code == 403
+    [token] = CSRF_FIELD.findall(client.get("/console/login").text)
+    assert client.post("/console/login", data={**person, "csrf": csrf.new_login_token()}).status_code == 403
+    assert client.post("/console/login", data={**person, "csrf": token}).status_code == 303
+
+
+def test_every_form_of_every_page_carries_the_token(console: Console) -> None:
+    client = logged_in(console, "wang.steward")
+    token = client.headers["X-CSRF-Token"]
+    for path in ("/console/", "/console/access", "/console/vehicles", "/console/quarantine"):
+        page = client.get(path).text
+        assert f'hx-headers=\'{{"X-CSRF-Token": "{token}"}}\'' in page, path
+        for form in re.findall(r"<form[^>]*method=\"post\"[^>]*>.*?</form>", page, flags=re.S):
+            assert f'name="csrf" value="{token}"' in form, (path, form)
+
+
+def test_steward_with_grants_sees_plates_positions_alarms_and_kpis(console: Console) -> None:
+    client = logged_in(console, "wang.steward")
+    page = client.get("/console/vehicles").text
+    assert page.count('<tr data-plate="津A') == FLEET_VEHICLES
+    assert "车牌已脱敏" not in page
+    assert ENTERPRISE in page
+    assert 'data-rule="overspeed"' in page or "超速" in page
+    kpis = re.search(r'<table class="grid" id="kpis">.*?</table>', page, flags=re.S)
+    assert kpis is not None and ENTERPRISE in kpis[0] and "100.0%" in kpis[0]
+    live = client.get("/console/vehicles/live.json").json()
+    assert live["refused"] is None and live["online"] == FLEET_VEHICLES
+    plates = sorted(f["properties"]["plate"] for f in live["features"])
+    assert plates == [f"津A{index:05d}" for index in range(FLEET_VEHICLES)]
+    assert all(f["geometry"]["type"] == "Point" for f in live["features"])
+    found = client.get("/console/vehicles/live.json", params={"q": "津A00003"}).json()
+    assert [f["properties"]["plate"] for f in found["features"]] == ["津A00003"]
+    by_enterprise = client.get("/console/vehicles/live.json", params={"q": "模拟运输"}).json()
+    assert len(by_enterprise["features"]) == FLEET_VEHICLES
+
+
+def test_track_of_a_day_is_read_through_the_governed_query(console: Console) -> None:
+    client = logged_in(console, "wang.steward")
+    before = audit.verify(console.hub.store).checked
+    track = client.get(
+        "/console/vehicles/track.json", params={"plate": "津A00005", "day": "2025-06-02"}
+    ).json()
+    assert track["refused"] is None and track["coarse"] is False
+    assert len(track["points"]) >= FLEET_FIXES
+    times = [point["at"] for point in track["points"]]
+    assert times == sorted(times) and times[0] == "2025-06-02T02:00:00+00:00"
+    lons = [point["lon"] for point in track["points"][:FLEET_FIXES]]
+    assert lons == sorted(lons) and lons[0] < lons[-1]  # east-bound
+    assert audit.verify(console.hub.store).checked > before  # the decision and the read were audited
+    other_day = client.get("/console/vehicles/track.json", params={"plate": "津A00005", "day": "2025-06-03"})
+    assert other_day.json()["points"] == []
+
+
+def test_low_clearance_reader_sees_no_plate_no_position_and_no_track(console: Console) -> None:
+    client = logged_in(console, "li.analyst")
+    page = client.get("/console/vehicles").text
+    assert "您的密级不足以查看车辆定位数据" in page or "您没有车辆定位数据的有效授权" in page
+    assert "津A0" not in page
+    live = client.get("/console/vehicles/live.json").json()
+    assert live["features"] == [] and live["refused"] in ("access.no_grant", "access.clearance_below_level")
+    track = client.get(
+        "/console/vehicles/track.json", params={"plate": "津A00005", "day": "2025-06-02"}
+    ).json()
+    assert track["points"] == [] and track["refused"] is not None
+    overview = client.get("/console/").text
+    assert 'data-figure="online"' not in overview and 'data-figure="alarms-today"' not in overview
+    assert client.get("/console/map/alarms.json").json()["features"] == []
+    # an auditor (general-2) with no grant: the same
+    assert "津A0" not in logged_in(console, "zhao.auditor").get("/console/vehicles").text
+
+
+def test_steward_acknowledges_then_handles_an_alarm_with_a_note(console: Console) -> None:
+    client = logged_in(console, "wang.steward")
+    alarm = next(a for a in workflow.list_alarms(console.hub.store, status="new") if a.rule == "drift")
+    path = f"/console/vehicles/alarms/{quote(alarm.id, safe='')}"
+    acknowledged = client.post(f"{path}/acknowledge")
+    assert acknowledged.status_code == 200, acknowledged.text
+    assert "已确认" in acknowledged.text and "person:wang.steward 确认" in acknowledged.text
+    again = client.post(f"{path}/acknowledge")
+    assert "is acknowledged; cannot acknowledge it" in again.text
+    assert client.post(f"{path}/handle", data={"note": " "}).text.count("note: required") == 1
+    handled = client.post(f"{path}/handle", data={"note": "已联系企业核实，定位设备故障"})
+    assert "已处置" in handled.text and "已联系企业核实，定位设备故障" in handled.text
+    row = next(a for a in workflow.list_alarms(console.hub.store) if a.id == alarm.id)
+    assert (row.status, row.acknowledged_by, row.handled_by) == ("handled", "person:wang.steward",
+                                                                 "person:wang.steward")  # fmt: skip
+    assert client.post("/console/vehicles/alarms/no-such-alarm/acknowledge").status_code == 404
+    analyst = logged_in(console, "li.analyst")
+    assert analyst.post(f"{path}/handle", data={"note": "x"}).status_code == 403
+
+
+def test_traffic_page_shows_segment_and_corridor_speeds_tpi_and_the_forecast_state(console: Console) -> None:
+    client = logged_in(console, "wang.steward")
+    page = client.get("/console/traffic").text
+    assert 'id="tpi-chart"' in page
+    segments = re.search(r'<table class="grid" id="segments">.*?</table>', page, flags=re.S)
+    assert segments is not None and segments[0].count("<code>pems:") >= 3  # 9 stations in the sample files
+    assert re.search(r'<table class="grid" id="corridors">.*?\d+\.\d</td></tr>', page, flags=re.S)
+    if "roads.segment_forecasts" in console.hub.registry.datasets:
+        assert 'id="forecast-empty"' in page  # no forecast job ran on this hub: nothing to compare
+    else:
+        assert "尚无车速预测" in page
+    assert 'id="versus-chart"' not in page
+    analyst = logged_in(console, "li.analyst").get("/console/traffic").text
+    assert 'id="traffic-refused"' in analyst and 'id="segments"' not in analyst
+
+
+def test_segments_map_draws_only_segments_with_a_geometry(console: Console) -> None:
+    # PeMS stations as segments have no geometry: nothing to draw, no made-up lines
+    client = logged_in(console, "wang.steward")
+    assert client.get("/console/map/segments.json").json() == {"type": "FeatureCollection", "features": []}
+
+
+def test_planner_offers_the_real_gtfs_feeds_and_their_stops(console: Console) -> None:
+    client = logged_in(console, "li.analyst")
+    page = client.get("/console/planner", params={"feed": CAIRNS}).text
+    assert f"<option selected>{CAIRNS}</option>" in page
+    day = re.search(r'name="date" type="date" value="(\d{4}-\d{2}-\d{2})"', page)
+    assert day is not None and "2014-05-26" <= day[1] <= "2014-12-26"
+    stops = client.get("/console/planner/stops.json", params={"feed": CAIRNS}).json()
+    assert len(stops["features"]) > 100
+    lon, lat = stops["features"][0]["geometry"]["coordinates"]
+    assert 145 < lon < 146.5 and -17.5 < lat < -16.5  # Cairns, Queensland
+    assert client.get("/console/planner/stops.json", params={"feed": "../etc"}).status_code == 404
