@@ -11,7 +11,10 @@ import numpy as np
 import pyarrow as pa
 import pytest
 from sqlalchemy import select
+from typer.testing import CliRunner, Result
 
+from dthub.cli import app
+from dthub.domains import DOMAINS
 from dthub.domains.roads.forecast import job
 from dthub.domains.roads.forecast.base import ForecastError
 from dthub.domains.roads.forecast.panel import adjacency_from_geometry, pivot, segment_panel
@@ -19,6 +22,7 @@ from dthub.domains.roads.forecast.records import ForecastRecords
 from dthub.hub import engine
 from dthub.hub.core import Hub
 from dthub.hub.ingest import ingest_bytes
+from dthub.hub.settings import Settings
 from dthub.hub.tables import QuarantineRow
 from fixtures.forecast import END, START, land, train
 
@@ -174,3 +178,32 @@ def test_the_scheduled_job_refreshes_until_stopped(hub: Hub, pems_files: list[Pa
 
     asyncio.run(run())
     assert forecasts(hub).num_rows == 16
+
+
+def test_the_cli_trains_refreshes_and_lists(settings: Settings, pems_files: list[Path]) -> None:
+    hub = Hub.open(settings, DOMAINS)
+    try:
+        land(hub, pems_files[:2])
+    finally:
+        hub.close()
+    env = {"DTHUB_HOME": str(settings.home), "COLUMNS": "250", "NO_COLOR": "1"}
+
+    def dthub(*args: str) -> Result:
+        return CliRunner().invoke(app, ["roads", "forecast", *args], env=env, prog_name="dthub")
+
+    trained = dthub("train", "--model", "historical_average", "--start", START.isoformat(), "--end",
+                    END.isoformat(), "--step", "15", "--horizons", "4", "--param", "period=day")  # fmt: skip
+    issued = dthub("refresh", "--now", NOW.isoformat())
+    listed = dthub("models", "--status", "active")
+    unknown = dthub("train", "--model", "nope", "--start", START.isoformat(), "--end", END.isoformat())
+
+    assert trained.exit_code == 0, trained.output
+    assert json.loads(trained.stdout)["id"] == "historical_average-v1"
+    assert issued.exit_code == 0, issued.output
+    assert json.loads(issued.stdout) == {
+        "model_id": "historical_average-v1", "status": "issued", "issued_at": "2022-10-12T07:00:00+00:00",
+        "forecasts": 16, "batch": json.loads(issued.stdout)["batch"], "landed": 16, "duplicate": 0,
+    }  # fmt: skip
+    assert json.loads(listed.stdout)["input_batches"] == 3
+    assert unknown.exit_code == 2
+    assert "no model 'nope'" in unknown.output
