@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -10,14 +11,19 @@ from datetime import UTC, datetime, timedelta
 from shapely.geometry import LineString, box  # type: ignore[import-untyped]
 
 from dthub.domains.vehicles.rules import (
+    WEEK_44H,
     Alarm,
+    ClassLimits,
     Fix,
     Geofence,
     RuleConfig,
+    TrackRules,
     device_alarms,
     drift,
+    evaluate,
     fatigue,
     geofences,
+    latest,
     night_coach,
     offline_in_service,
     offline_movement,
@@ -168,3 +174,62 @@ def test_a_fix_1_km_off_the_assigned_route_is_a_deviation() -> None:
               started_at=fixes[2].at, ended_at=fixes[2].at,
               detail="up to 1112 m off the assigned route (limit 500 m)", evidence=(fixes[2],))
     ]  # fmt: skip
+
+
+def test_44_hours_in_7_days_is_weekly_fatigue_for_a_coach_not_for_a_taxi() -> None:
+    # 6 days of 7.5 h a day (three 2.5 h stints with 30 min rests): 45 h > 44 h, never 8 h in 24 h
+    day = [60.0] * 150 + [0.0] * 31 + [60.0] * 150 + [0.0] * 31 + [60.0] * 150 + [0.0]
+    fixes = [
+        replace(f, at=f.at + timedelta(days=n))
+        for n in range(6)
+        for f in drive(day)
+    ]
+    found = fatigue(fixes, config=CONFIG)
+    assert [(a.rule, a.started_at, a.evidence[-1].at) for a in found] == [
+        ("fatigue.weekly", T0, T0 + timedelta(days=5, hours=7, minutes=33))
+    ]
+    assert found[0].detail == "44.02 h of driving within 7 days (limit 44 h)"
+    assert fatigue([replace(f, vehicle_class="taxi") for f in fixes], config=CONFIG) == []
+
+
+def _scenario() -> tuple[list[Fix], list[Geofence], LineString]:
+    """15 h of a coach that does a bit of everything: speeds, rests, drifts, leaves its route, falls
+    silent, crosses areas, raises device alarms, drives through the night."""
+    rng = random.Random(7)
+    speeds = [rng.choice([0, 30, 60, 60, 90, 110, 125]) for _ in range(900)]
+    fixes = drive(speeds, start=datetime(2025, 6, 1, 12, 0, tzinfo=UTC), every_s=60)
+    for n in rng.sample(range(len(fixes)), 12):
+        fixes[n] = replace(fixes[n], lat=fixes[n].lat + rng.choice([0.02, 0.3]))  # off route, drift
+    for n in rng.sample(range(len(fixes)), 8):
+        fixes[n] = replace(fixes[n], alarm_word=rng.choice([1, 2, 6]))
+    gaps = sorted(rng.sample(range(1, len(fixes)), 5))
+    shifted, extra = [], timedelta(0)
+    for n, fix in enumerate(fixes):
+        extra += timedelta(minutes=35) if n in gaps else timedelta(0)
+        shifted.append(replace(fix, at=fix.at + extra))
+    area = Geofence("港区", box(117.15, 39.0, 117.25, 39.2))
+    forbidden = Geofence("水源保护区", box(117.3, 39.0, 117.32, 39.2), forbidden=True)
+    return shifted, [area, forbidden], LineString([(117.0, 39.1), (118.5, 39.1)])
+
+
+def test_any_split_into_feeds_ends_with_exactly_the_alarms_of_one_feed() -> None:
+    fixes, areas, route = _scenario()
+    config = RuleConfig(classes={"coach": ClassLimits(speed_limit_kmh=100, banned_hours=(2, 5),
+                                                      overspeed_min_s=90, max_weekly_driving_s=WEEK_44H)})  # fmt: skip
+    whole = evaluate(fixes, config=config, areas=areas, route=route)
+    assert {a.rule for a in whole} >= {
+        "overspeed", "fatigue.continuous", "night_driving", "drift", "geofence.entry", "geofence.exit",
+        "forbidden_area", "device.emergency", "device.overspeed", "offline", "route_deviation",
+    }  # fmt: skip
+    rng = random.Random(11)
+    for _ in range(30):
+        cuts = sorted(rng.sample(range(1, len(fixes)), rng.randint(1, 60)))
+        rules = TrackRules(config=config, areas=areas, route=route)
+        found = []
+        for start, end in itertools.pairwise([0, *cuts, len(fixes)]):
+            found += rules.feed(fixes[start:end])
+        assert latest(found) == whole
+    # one fix at a time, with every fix redelivered once
+    rules = TrackRules(config=config, areas=areas, route=route)
+    found = [a for fix in fixes for a in rules.feed([fix, fix])]
+    assert latest(found) == whole

@@ -64,25 +64,30 @@ def upsert(store: Store, alarms: Sequence[Alarm], vehicles: dict[str, Vehicle]) 
     """Insert alarms not stored yet; extend the end and evidence of stored ones. Return the new ones."""
     new = []
     with store.session() as session:
+        ids = list({alarm.id for alarm in alarms})
+        stored = {
+            row.id: row
+            for start in range(0, len(ids), 500)
+            for row in session.scalars(select(AlarmRow).where(AlarmRow.id.in_(ids[start : start + 500])))
+        }
         for alarm in alarms:
-            row = session.get(AlarmRow, alarm.id)
+            row = stored.get(alarm.id)
             if row is None:
                 vehicle = vehicles.get(alarm.phone)
-                session.add(
-                    AlarmRow(
-                        id=alarm.id,
-                        rule=alarm.rule,
-                        severity=alarm.severity,
-                        phone=alarm.phone,
-                        plate=alarm.plate,
-                        enterprise=vehicle.enterprise if vehicle else None,
-                        started_at=alarm.started_at,
-                        ended_at=alarm.ended_at,
-                        detail=alarm.detail,
-                        evidence=evidence(alarm.evidence),
-                        status="new",
-                    )
+                stored[alarm.id] = row = AlarmRow(
+                    id=alarm.id,
+                    rule=alarm.rule,
+                    severity=alarm.severity,
+                    phone=alarm.phone,
+                    plate=alarm.plate,
+                    enterprise=vehicle.enterprise if vehicle else None,
+                    started_at=alarm.started_at,
+                    ended_at=alarm.ended_at,
+                    detail=alarm.detail,
+                    evidence=evidence(alarm.evidence),
+                    status="new",
                 )
+                session.add(row)
                 new.append(alarm)
             elif row.ended_at != alarm.ended_at:
                 row.ended_at, row.detail, row.evidence = (

@@ -6,21 +6,27 @@ Art. 38): at most 4 h of continuous driving by day and 2 h at night, a rest of a
 window (22:00-06:00), the class speed limits and the drift threshold are ⚠️ project conventions: they are
 fields of `ClassLimits` / `RuleConfig`, never constants in the rules.
 
-Every rule takes one vehicle's fixes, oldest first, and returns `Alarm`s whose `id` depends only on the
-rule, the terminal and the first fix: evaluating a longer track again finds the same alarms again.
+Every rule is incremental (增量计算): `TrackRules` keeps one vehicle's rule state (the fix before, the
+open overspeed/night/deviation run, continuous-driving and rest accumulators, the 24 h and 7-day driving
+windows) and `feed` reads only the new fixes. It returns the alarms those fixes raised or grew; a run
+still open at the end of a feed comes back as it stands, and again, grown, by a later feed. An alarm's
+`id` depends only on the rule, the terminal and its first fix, so the last version of each id after any
+split of a track into feeds equals the alarm of one feed over the whole track (`evaluate`).
 """
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, time
+from datetime import UTC, datetime, time, timedelta
 from math import asin, cos, radians, sin, sqrt
 from zoneinfo import ZoneInfo
 
+import numpy as np
+import shapely  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field
-from shapely.geometry import LineString, Point, Polygon  # type: ignore[import-untyped]
+from shapely.geometry import LineString, Polygon  # type: ignore[import-untyped]
 
 from dthub.domains.vehicles.jt808 import Version
 from dthub.domains.vehicles.jt808.codes import alarm_flags
@@ -29,6 +35,9 @@ LOCAL = ZoneInfo("Asia/Shanghai")
 EARTH_RADIUS_M = 6_371_008.8
 OUT_OF_SERVICE = 1 << 4
 """Status bit 4 (停运): set while the vehicle is out of service."""
+WEEK_44H = 44 * 3600
+"""道路旅客运输企业安全管理规范 Art. 38: at most 44 h of driving in any 7 consecutive days (passenger)."""
+DAY_S, WEEK_S = 86_400, 7 * 86_400
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -45,6 +54,7 @@ class Fix:
     alarm_word: int = 0
     status_word: int = 0
     received_at: datetime | None = None  # UTC; when the gateway received it, where known
+    direction: int | None = None  # heading, degrees 0-359, where known
 
     @property
     def in_service(self) -> bool:
@@ -82,6 +92,10 @@ class ClassLimits(BaseModel):
     max_night_driving_s: int = Field(default=7_200, description="Continuous driving at night, s (2 h).")
     min_rest_s: int = Field(default=1_200, description="A stop this long or longer is a rest, s (20 min).")
     max_daily_driving_s: int = Field(default=28_800, description="Driving in any 24 h, s (8 h).")
+    max_weekly_driving_s: int | None = Field(
+        default=None,
+        description="Driving in any 7 consecutive days, s (passengers: 44 h = 158,400 s); None: no limit.",
+    )
     banned_hours: tuple[int, int] | None = Field(
         default=None, description="Local hours [start, end) the class must not move (coach: 2-5)."
     )
@@ -94,8 +108,8 @@ class RuleConfig(BaseModel):
 
     classes: Mapping[str, ClassLimits] = Field(
         default_factory=lambda: {
-            "coach": ClassLimits(speed_limit_kmh=100, banned_hours=(2, 5)),
-            "bus": ClassLimits(speed_limit_kmh=80),
+            "coach": ClassLimits(speed_limit_kmh=100, banned_hours=(2, 5), max_weekly_driving_s=WEEK_44H),
+            "bus": ClassLimits(speed_limit_kmh=80, max_weekly_driving_s=WEEK_44H),
             "taxi": ClassLimits(speed_limit_kmh=80),
             "dangerous_goods": ClassLimits(speed_limit_kmh=80),
             "heavy_truck": ClassLimits(speed_limit_kmh=90),
@@ -144,19 +158,8 @@ def distance_m(a: Fix, b: Fix) -> float:
     return 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(h)))
 
 
-def _stretches(fixes: Sequence[Fix], inside: Callable[[Fix], bool]) -> list[list[Fix]]:
-    """Runs of consecutive fixes for which `inside` holds."""
-    runs: list[list[Fix]] = []
-    current: list[Fix] = []
-    for fix in fixes:
-        if inside(fix):
-            current.append(fix)
-        elif current:
-            runs.append(current)
-            current = []
-    if current:
-        runs.append(current)
-    return runs
+SpeedLimit = Callable[["Fix"], "tuple[float, str] | None"]
+"""The posted limit where a fix is (km/h, and which segment), or None where no segment is known."""
 
 
 def _alarm(rule: str, severity: str, evidence: Sequence[Fix], detail: str) -> Alarm:
@@ -173,212 +176,300 @@ def _alarm(rule: str, severity: str, evidence: Sequence[Fix], detail: str) -> Al
     )
 
 
-def overspeed(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
-    """Each run of fixes above the class limit (80 % of it at night) lasting `overspeed_min_s` or more."""
-
-    def limit(fix: Fix) -> float:
-        limits = config.limits(fix.vehicle_class)
-        ratio = limits.night_speed_ratio if config.is_night(fix.at) else 1.0
-        return limits.speed_limit_kmh * ratio
-
-    alarms = []
-    for run in _stretches(fixes, lambda f: f.speed_kmh > limit(f)):
-        limits = config.limits(run[0].vehicle_class)
-        if (run[-1].at - run[0].at).total_seconds() < limits.overspeed_min_s:
-            continue
-        top = max(run, key=lambda f: f.speed_kmh)
-        excess = top.speed_kmh / limit(top) - 1
-        alarms.append(
-            _alarm(
-                "overspeed",
-                "high" if excess >= 0.5 else "medium" if excess >= 0.2 else "low",
-                run,
-                f"max {top.speed_kmh:g} km/h over the limit {limit(top):g} km/h",
-            )
-        )
-    return alarms
-
-
-def fatigue(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
-    """Continuous driving over the day (4 h) or night (2 h) limit without a rest of `min_rest_s`
-    (`fatigue.continuous`), and over `max_daily_driving_s` within 24 h (`fatigue.daily`)."""
-    alarms: list[Alarm] = []
-    if len(fixes) < 2:
-        return alarms
-    limits = config.limits(fixes[0].vehicle_class)
-    stretch: list[Fix] = []
-    driving_s = 0.0
-    raised = False
-    stopped_since: datetime | None = None
-    intervals: list[tuple[Fix, float]] = []  # (fix at the end of a driven interval, its seconds)
-    for previous, fix in itertools.pairwise(fixes):
-        gap = (fix.at - previous.at).total_seconds()
-        if previous.speed_kmh >= config.moving_kmh:
-            stopped_since = None
-            if not stretch:
-                stretch, driving_s, raised = [previous], 0.0, False
-            driving_s += gap
-            stretch.append(fix)
-            intervals.append((fix, gap))
-            limit = limits.max_night_driving_s if config.is_night(fix.at) else limits.max_day_driving_s
-            if driving_s > limit and not raised:
-                raised = True
-                alarms.append(
-                    _alarm(
-                        "fatigue.continuous",
-                        "high",
-                        stretch,
-                        f"{driving_s / 3600:.2f} h of driving without a {limits.min_rest_s // 60} min rest "
-                        f"(limit {limit / 3600:g} h)",
-                    )
-                )
-        else:
-            stopped_since = stopped_since or previous.at
-            if (fix.at - stopped_since).total_seconds() >= limits.min_rest_s:
-                stretch = []
-    window: list[tuple[Fix, float]] = []
-    total = 0.0
-    for fix, seconds in intervals:
-        window.append((fix, seconds))
-        total += seconds
-        while (fix.at - window[0][0].at).total_seconds() > 86_400:
-            total -= window.pop(0)[1]
-        if total > limits.max_daily_driving_s:
-            evidence = [f for f, _ in window]
-            alarms.append(
-                _alarm(
-                    "fatigue.daily",
-                    "high",
-                    evidence,
-                    f"{total / 3600:.2f} h of driving within 24 h "
-                    f"(limit {limits.max_daily_driving_s / 3600:g} h)",
-                )
-            )
-            break
-    return alarms
-
-
-def night_coach(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
-    """Runs of fixes of a class with banned hours (coaches: 02:00-05:00 local) moving in those hours."""
-
-    def banned(fix: Fix) -> bool:
-        hours = config.limits(fix.vehicle_class).banned_hours
-        if hours is None or fix.speed_kmh < config.moving_kmh:
-            return False
-        return hours[0] <= fix.at.astimezone(LOCAL).hour < hours[1]
-
-    return [
-        _alarm("night_driving", "high", run, f"moving {len(run)} fixes in the banned hours (local)")
-        for run in _stretches(fixes, banned)
-    ]
-
-
-def drift(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
-    """Consecutive fixes whose implied speed exceeds `drift_kmh` (卫星定位漂移)."""
-    alarms = []
-    for previous, fix in itertools.pairwise(fixes):
-        seconds = (fix.at - previous.at).total_seconds()
-        metres = distance_m(previous, fix)
-        implied = metres / seconds * 3.6 if seconds > 0 else float("inf") if metres > 0 else 0.0
-        if implied > config.drift_kmh:
-            alarms.append(
-                _alarm(
-                    "drift",
-                    "low",
-                    (previous, fix),
-                    f"{metres:.0f} m in {seconds:g} s: implied {implied:.0f} km/h over {config.drift_kmh:g}",
-                )
-            )
-    return alarms
-
-
-def geofences(fixes: Sequence[Fix], *, areas: Sequence[Geofence]) -> list[Alarm]:
-    """Entry into (and, for watched areas, exit from) each area, between consecutive fixes."""
-    alarms = []
-    for area in areas:
-        for previous, fix in itertools.pairwise(fixes):
-            was = area.polygon.contains(Point(previous.lon, previous.lat))
-            now = area.polygon.contains(Point(fix.lon, fix.lat))
-            if now and not was:
-                kind, severity = ("forbidden_area", "high") if area.forbidden else ("geofence.entry", "low")
-                alarms.append(_alarm(kind, severity, (fix,), f"entered {area.name}"))
-            elif was and not now and not area.forbidden:
-                alarms.append(_alarm("geofence.exit", "low", (fix,), f"left {area.name}"))
-    return alarms
-
-
-def device_alarms(fixes: Sequence[Fix], *, version: Version = Version.JT2013) -> list[Alarm]:
-    """Alarm bits the terminal raised (set in a fix, clear in the one before), one alarm per bit."""
-    alarms = []
-    before: frozenset[str] = frozenset()
-    for fix in fixes:
-        now = alarm_flags(fix.alarm_word, version)
-        for name in sorted(now - before):
-            alarms.append(_alarm(f"device.{name}", "medium", (fix,), f"terminal reported {name}"))
-        before = now
-    return alarms
-
-
-def offline_in_service(fixes: Sequence[Fix], *, now: datetime | None, config: RuleConfig) -> list[Alarm]:
-    """Each silence of more than `offline_s` after a fix in service (在线离线): between two fixes, and,
-    given `now`, after the last one (then `ended_at` is `now`, and grows while the silence lasts)."""
-    alarms = []
-    limit = config.offline_s
-    pairs: list[tuple[Fix, Fix | None]] = list(itertools.pairwise(fixes))
-    if fixes and now is not None:
-        pairs.append((fixes[-1], None))
-    for previous, fix in pairs:
-        until = now if fix is None else fix.at
-        assert until is not None
-        silent_s = (until - previous.at).total_seconds()
-        if previous.in_service and silent_s > limit:
-            evidence = (previous,) if fix is None else (previous, fix)
-            detail = f"no report for {silent_s / 60:.0f} min while in service (limit {limit / 60:g} min)"
-            alarms.append(replace(_alarm("offline", "medium", evidence, detail), ended_at=until))
-    return alarms
-
-
-def offline_movement(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
-    """Vehicles of `offline_move_classes` (dangerous goods) that reappear after more than `offline_s`
-    silent more than `offline_move_m` away (离线位移)."""
-    alarms = []
-    for previous, fix in itertools.pairwise(fixes):
-        if previous.vehicle_class not in config.offline_move_classes:
-            continue
-        silent_s = (fix.at - previous.at).total_seconds()
-        metres = distance_m(previous, fix)
-        if silent_s > config.offline_s and metres > config.offline_move_m:
-            detail = (
-                f"moved {metres:.0f} m while offline for {silent_s / 60:.0f} min "
-                f"(limit {config.offline_move_m:g} m)"
-            )
-            alarms.append(_alarm("offline_movement", "high", (previous, fix), detail))
-    return alarms
-
-
 def _local_metres(lon: float, lat: float, lat0: float) -> tuple[float, float]:
     """Equirectangular metres around latitude `lat0`: good to well under 1 % over a city."""
     k = radians(1) * EARTH_RADIUS_M
     return lon * k * cos(radians(lat0)), lat * k
 
 
-def route_deviation(fixes: Sequence[Fix], *, route: LineString, config: RuleConfig) -> list[Alarm]:
-    """Runs of fixes farther than `route_deviation_m` from the vehicle's assigned route (a lon/lat
-    LineString; 偏离路线) for fixed-route vehicles."""
-    if not fixes:
-        return []
-    lat0 = fixes[0].lat
-    line = LineString([_local_metres(x, y, lat0) for x, y in route.coords])
+class _Polyline:
+    """Distance from a point to a lon/lat line, in local metres around the line's first point."""
 
-    def off(fix: Fix) -> float:
-        return float(line.distance(Point(_local_metres(fix.lon, fix.lat, lat0))))
+    def __init__(self, line: LineString) -> None:
+        coords = np.asarray(line.coords, dtype=float)
+        self.lat0 = float(coords[0, 1])
+        k = radians(1) * EARTH_RADIUS_M
+        self.kx, self.ky = k * cos(radians(self.lat0)), k
+        xy = coords * (self.kx, self.ky)
+        self.a, ab = xy[:-1], xy[1:] - xy[:-1]
+        self.ab, self.ab2 = ab, np.maximum((ab * ab).sum(axis=1), 1e-12)
 
-    alarms = []
-    for run in _stretches(fixes, lambda f: off(f) > config.route_deviation_m):
-        worst = max(off(f) for f in run)
-        detail = f"up to {worst:.0f} m off the assigned route (limit {config.route_deviation_m:g} m)"
-        alarms.append(_alarm("route_deviation", "medium", run, detail))
-    return alarms
+    def distance_m(self, lon: float, lat: float) -> float:
+        p = np.array((lon * self.kx, lat * self.ky))
+        ap = p - self.a
+        t = np.clip((ap * self.ab).sum(axis=1) / self.ab2, 0.0, 1.0)
+        d = ap - self.ab * t[:, None]
+        return float(np.sqrt((d * d).sum(axis=1).min()))
+
+
+@dataclass(frozen=True, slots=True)
+class _At:
+    """What several rules read of a fix's time: night or not, the local hour."""
+
+    night: bool
+    hour: int
+
+
+class _Runs:
+    """Runs of consecutive fixes for which `inside` holds; `close` makes a run an alarm (or None)."""
+
+    def __init__(self, inside: Callable[[Fix, _At], bool], close: Callable[[list[Fix]], Alarm | None]):
+        self.inside, self.close = inside, close
+        self.run: list[Fix] = []
+
+    def step(self, fix: Fix, at: _At, out: list[Alarm]) -> None:
+        if self.inside(fix, at):
+            self.run.append(fix)
+        elif self.run:
+            alarm = self.close(self.run)
+            self.run = []
+            if alarm is not None:
+                out.append(alarm)
+
+    def pending(self, out: list[Alarm]) -> None:
+        if self.run and (alarm := self.close(self.run)) is not None:
+            out.append(alarm)
+
+
+class _Fatigue:
+    """Continuous driving without a rest, driving in 24 h and in 7 days (疲劳驾驶), fix by fix."""
+
+    def __init__(self, config: RuleConfig) -> None:
+        self.config = config
+        self.limits: ClassLimits | None = None
+        self.stretch: list[Fix] = []
+        self.driving_s = 0.0
+        self.raised = False
+        self.stopped_since: datetime | None = None
+        self.day: deque[tuple[Fix, float]] = deque()  # (fix ending a driven interval, its seconds)
+        self.day_s = 0.0
+        self.day_raised = False
+        self.spans: deque[list[Fix]] = deque()  # [first, last] fix of each unbroken run of driving
+        self.spans_s = 0.0
+        self.week_raised = False
+
+    def step(self, previous: Fix, fix: Fix, at: _At, out: list[Alarm]) -> None:
+        config = self.config
+        limits = self.limits = self.limits or config.limits(previous.vehicle_class)
+        gap = (fix.at - previous.at).total_seconds()
+        if previous.speed_kmh < config.moving_kmh:
+            self.stopped_since = self.stopped_since or previous.at
+            if (fix.at - self.stopped_since).total_seconds() >= limits.min_rest_s:
+                self.stretch = []
+            return
+        self.stopped_since = None
+        if not self.stretch:
+            self.stretch, self.driving_s, self.raised = [previous], 0.0, False
+        self.driving_s += gap
+        self.stretch.append(fix)
+        limit = limits.max_night_driving_s if at.night else limits.max_day_driving_s
+        if self.driving_s > limit and not self.raised:
+            self.raised = True
+            detail = (
+                f"{self.driving_s / 3600:.2f} h of driving without a {limits.min_rest_s // 60} min rest "
+                f"(limit {limit / 3600:g} h)"
+            )
+            out.append(_alarm("fatigue.continuous", "high", self.stretch, detail))
+        self._daily(fix, gap, limits, out)
+        self._weekly(previous, fix, gap, limits, out)
+
+    def _daily(self, fix: Fix, gap: float, limits: ClassLimits, out: list[Alarm]) -> None:
+        self.day.append((fix, gap))
+        self.day_s += gap
+        while (fix.at - self.day[0][0].at).total_seconds() > DAY_S:
+            self.day_s -= self.day.popleft()[1]
+        if self.day_s <= limits.max_daily_driving_s:
+            self.day_raised = False
+        elif not self.day_raised:
+            self.day_raised = True
+            detail = (
+                f"{self.day_s / 3600:.2f} h of driving within 24 h "
+                f"(limit {limits.max_daily_driving_s / 3600:g} h)"
+            )
+            out.append(_alarm("fatigue.daily", "high", [f for f, _ in self.day], detail))
+
+    def _weekly(self, previous: Fix, fix: Fix, gap: float, limits: ClassLimits, out: list[Alarm]) -> None:
+        """Driving time inside the last 7 × 24 h: the unbroken spans of driving, the oldest cut at the
+        window's start, so a week of 30 s reports keeps a few hundred spans, not every fix."""
+        if self.spans and self.spans[-1][1] is previous:
+            self.spans[-1][1] = fix
+        else:
+            self.spans.append([previous, fix])
+        self.spans_s += gap
+        cutoff = fix.at - timedelta(seconds=WEEK_S)
+        while self.spans[0][1].at <= cutoff:
+            first, last = self.spans.popleft()
+            self.spans_s -= (last.at - first.at).total_seconds()
+        head = self.spans[0][0]
+        total = self.spans_s - max(0.0, (cutoff - head.at).total_seconds())
+        limit = limits.max_weekly_driving_s
+        if limit is None or total <= limit:
+            self.week_raised = False
+        elif not self.week_raised:
+            self.week_raised = True
+            detail = f"{total / 3600:.2f} h of driving within 7 days (limit {limit / 3600:g} h)"
+            out.append(_alarm("fatigue.weekly", "high", (head, fix), detail))
+
+
+class TrackRules:
+    """One vehicle's supervision state (监控状态): `feed` it new fixes, oldest first.
+
+    `route` is the assigned route of a fixed-route vehicle (lon/lat LineString), `speed_limit` the posted
+    limit of the road segment a fix is on (where known; else the class limit applies)."""
+
+    def __init__(
+        self,
+        *,
+        config: RuleConfig,
+        areas: Sequence[Geofence] = (),
+        route: LineString | None = None,
+        speed_limit: SpeedLimit | None = None,
+        version: Version = Version.JT2013,
+    ) -> None:
+        self.config, self.areas, self.version = config, tuple(areas), version
+        self.speed_limit = speed_limit
+        self.last: Fix | None = None
+        self._inside = [False] * len(self.areas)
+        self._flags: frozenset[str] = frozenset()
+        self._fatigue = _Fatigue(config)
+        self._runs = [_Runs(self._overspeeding, self._overspeed), _Runs(self._banned, self._night_driving)]
+        if route is not None:
+            self._route = _Polyline(route)
+            self._worst = 0.0
+            self._runs.append(_Runs(self._deviating, self._deviation))
+
+    def feed(self, fixes: Iterable[Fix]) -> list[Alarm]:
+        """The alarms raised or grown by `fixes` (all later than the last fix fed), open runs as they
+        stand; fixes not later than the last one fed are skipped (redelivered)."""
+        out: list[Alarm] = []
+        config = self.config
+        for fix in fixes:
+            previous = self.last
+            if previous is not None and fix.at <= previous.at:
+                continue
+            local = fix.at.astimezone(LOCAL)
+            start, end = config.night
+            clock = local.time()
+            at = _At(clock >= start or clock < end if start > end else start <= clock < end, local.hour)
+            for runs in self._runs:
+                runs.step(fix, at, out)
+            self._flags_step(fix, out)
+            self._areas_step(fix, previous is not None, out)
+            if previous is not None:
+                self._fatigue.step(previous, fix, at, out)
+                self._pairwise(previous, fix, out)
+            self.last = fix
+        for runs in self._runs:
+            runs.pending(out)
+        return out
+
+    def silence(self, now: datetime) -> Alarm | None:
+        """The offline alarm (在线离线) of a vehicle silent since its last fix, in service, for more than
+        `offline_s` at `now` (wall clock; measured from when the gateway received the fix, where known),
+        ending at `now`; a later fix replaces it by the same id."""
+        last = self.last
+        if last is None or not last.in_service:
+            return None
+        silent_s = (now - (last.received_at or last.at)).total_seconds()
+        limit = self.config.offline_s
+        if silent_s <= limit:
+            return None
+        detail = f"no report for {silent_s / 60:.0f} min while in service (limit {limit / 60:g} min)"
+        return replace(_alarm("offline", "medium", (last,), detail), ended_at=now)
+
+    # --- runs -------------------------------------------------------------------------------------
+
+    def _limit(self, fix: Fix, night: bool) -> tuple[float, str]:
+        limits = self.config.limits(fix.vehicle_class)
+        posted = self.speed_limit(fix) if self.speed_limit is not None else None
+        base, where = posted if posted is not None else (limits.speed_limit_kmh, "")
+        return base * (limits.night_speed_ratio if night else 1.0), where
+
+    def _overspeeding(self, fix: Fix, at: _At) -> bool:
+        return fix.speed_kmh > self._limit(fix, at.night)[0]
+
+    def _overspeed(self, run: list[Fix]) -> Alarm | None:
+        limits = self.config.limits(run[0].vehicle_class)
+        if (run[-1].at - run[0].at).total_seconds() < limits.overspeed_min_s:
+            return None
+        top = max(run, key=lambda f: f.speed_kmh)
+        limit, where = self._limit(top, self.config.is_night(top.at))
+        excess = top.speed_kmh / limit - 1
+        severity = "high" if excess >= 0.5 else "medium" if excess >= 0.2 else "low"
+        detail = f"max {top.speed_kmh:g} km/h over the limit {limit:g} km/h" + (
+            f" of segment {where}" if where else ""
+        )
+        return _alarm("overspeed", severity, run, detail)
+
+    def _banned(self, fix: Fix, at: _At) -> bool:
+        hours = self.config.limits(fix.vehicle_class).banned_hours
+        return (
+            hours is not None and fix.speed_kmh >= self.config.moving_kmh and hours[0] <= at.hour < hours[1]
+        )
+
+    def _night_driving(self, run: list[Fix]) -> Alarm:
+        return _alarm("night_driving", "high", run, f"moving {len(run)} fixes in the banned hours (local)")
+
+    def _deviating(self, fix: Fix, _at: _At) -> bool:
+        off = self._route.distance_m(fix.lon, fix.lat)
+        if off <= self.config.route_deviation_m:
+            return False
+        self._worst = max(self._worst, off) if self._runs[-1].run else off
+        return True
+
+    def _deviation(self, run: list[Fix]) -> Alarm:
+        worst = self._worst
+        limit = self.config.route_deviation_m
+        detail = f"up to {worst:.0f} m off the assigned route (limit {limit:g} m)"
+        return _alarm("route_deviation", "medium", run, detail)
+
+    # --- fix by fix -------------------------------------------------------------------------------
+
+    def _flags_step(self, fix: Fix, out: list[Alarm]) -> None:
+        now = alarm_flags(fix.alarm_word, self.version) if fix.alarm_word else frozenset()
+        for name in sorted(now - self._flags):
+            out.append(_alarm(f"device.{name}", "medium", (fix,), f"terminal reported {name}"))
+        self._flags = now
+
+    def _pairwise(self, previous: Fix, fix: Fix, out: list[Alarm]) -> None:
+        config = self.config
+        seconds = (fix.at - previous.at).total_seconds()
+        metres = distance_m(previous, fix)
+        implied = metres / seconds * 3.6 if seconds > 0 else float("inf") if metres > 0 else 0.0
+        if implied > config.drift_kmh:
+            detail = f"{metres:.0f} m in {seconds:g} s: implied {implied:.0f} km/h over {config.drift_kmh:g}"
+            out.append(_alarm("drift", "low", (previous, fix), detail))
+        if seconds > config.offline_s:
+            if previous.in_service:
+                detail = (
+                    f"no report for {seconds / 60:.0f} min while in service "
+                    f"(limit {config.offline_s / 60:g} min)"
+                )
+                out.append(_alarm("offline", "medium", (previous, fix), detail))
+            if previous.vehicle_class in config.offline_move_classes and metres > config.offline_move_m:
+                detail = (
+                    f"moved {metres:.0f} m while offline for {seconds / 60:.0f} min "
+                    f"(limit {config.offline_move_m:g} m)"
+                )
+                out.append(_alarm("offline_movement", "high", (previous, fix), detail))
+
+    def _areas_step(self, fix: Fix, moved: bool, out: list[Alarm]) -> None:
+        for n, area in enumerate(self.areas):
+            was, now = self._inside[n], bool(shapely.contains_xy(area.polygon, fix.lon, fix.lat))
+            self._inside[n] = now
+            if not moved:
+                continue
+            if now and not was:
+                kind, severity = ("forbidden_area", "high") if area.forbidden else ("geofence.entry", "low")
+                out.append(_alarm(kind, severity, (fix,), f"entered {area.name}"))
+            elif was and not now and not area.forbidden:
+                out.append(_alarm("geofence.exit", "low", (fix,), f"left {area.name}"))
+
+
+def latest(alarms: Iterable[Alarm]) -> list[Alarm]:
+    """The last version of each alarm id, ordered by start then rule."""
+    by_id = {alarm.id: alarm for alarm in alarms}
+    return sorted(by_id.values(), key=lambda a: (a.started_at, a.rule, a.id))
 
 
 def evaluate(
@@ -388,18 +479,74 @@ def evaluate(
     areas: Sequence[Geofence] = (),
     route: LineString | None = None,
     now: datetime | None = None,
+    speed_limit: SpeedLimit | None = None,
 ) -> list[Alarm]:
-    """Every rule over one vehicle's fixes (oldest first), ordered by start then rule; `route` is the
-    assigned route of a fixed-route vehicle, `now` closes the silence after the last fix."""
-    alarms = [
-        *overspeed(fixes, config=config),
-        *fatigue(fixes, config=config),
-        *night_coach(fixes, config=config),
-        *drift(fixes, config=config),
-        *geofences(fixes, areas=areas),
-        *device_alarms(fixes),
-        *offline_in_service(fixes, now=now, config=config),
-        *offline_movement(fixes, config=config),
-        *(route_deviation(fixes, route=route, config=config) if route is not None else ()),
-    ]
-    return sorted(alarms, key=lambda a: (a.started_at, a.rule))
+    """Every rule over one vehicle's fixes (oldest first) in one feed, ordered by start then rule; `now`
+    closes the silence after the last fix."""
+    rules = TrackRules(config=config, areas=areas, route=route, speed_limit=speed_limit)
+    found = rules.feed(sorted(fixes, key=lambda f: f.at))
+    if now is not None and (silent := rules.silence(now)) is not None:
+        found.append(silent)
+    return latest(found)
+
+
+def _only(rules: str | tuple[str, ...], alarms: list[Alarm]) -> list[Alarm]:
+    return [a for a in latest(alarms) if a.rule.startswith(rules)]
+
+
+def overspeed(
+    fixes: Sequence[Fix], *, config: RuleConfig, speed_limit: SpeedLimit | None = None
+) -> list[Alarm]:
+    """Each run of fixes above the segment or class limit (80 % of it at night) lasting `overspeed_min_s`
+    or more (超速)."""
+    return _only("overspeed", TrackRules(config=config, speed_limit=speed_limit).feed(fixes))
+
+
+def fatigue(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
+    """Continuous driving over the day (4 h) or night (2 h) limit without a rest of `min_rest_s`
+    (`fatigue.continuous`), over `max_daily_driving_s` within 24 h (`fatigue.daily`) and over
+    `max_weekly_driving_s` within 7 days (`fatigue.weekly`); each raised once per episode."""
+    return _only("fatigue.", TrackRules(config=config).feed(fixes))
+
+
+def night_coach(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
+    """Runs of fixes of a class with banned hours (coaches: 02:00-05:00 local) moving in those hours."""
+    return _only("night_driving", TrackRules(config=config).feed(fixes))
+
+
+def drift(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
+    """Consecutive fixes whose implied speed exceeds `drift_kmh` (卫星定位漂移)."""
+    return _only("drift", TrackRules(config=config).feed(fixes))
+
+
+def geofences(fixes: Sequence[Fix], *, areas: Sequence[Geofence]) -> list[Alarm]:
+    """Entry into (and, for watched areas, exit from) each area, between consecutive fixes."""
+    found = TrackRules(config=RuleConfig(), areas=areas).feed(fixes)
+    return _only(("geofence.", "forbidden_area"), found)
+
+
+def device_alarms(fixes: Sequence[Fix], *, version: Version = Version.JT2013) -> list[Alarm]:
+    """Alarm bits the terminal raised (set in a fix, clear in the one before), one alarm per bit."""
+    return _only("device.", TrackRules(config=RuleConfig(), version=version).feed(fixes))
+
+
+def offline_in_service(fixes: Sequence[Fix], *, now: datetime | None, config: RuleConfig) -> list[Alarm]:
+    """Each silence of more than `offline_s` after a fix in service (在线离线): between two fixes, and,
+    given `now`, after the last one (then `ended_at` is `now`, and grows while the silence lasts)."""
+    rules = TrackRules(config=config)
+    found = rules.feed(fixes)
+    if now is not None and (silent := rules.silence(now)) is not None:
+        found.append(silent)
+    return _only("offline", [a for a in found if a.rule == "offline"])
+
+
+def offline_movement(fixes: Sequence[Fix], *, config: RuleConfig) -> list[Alarm]:
+    """Vehicles of `offline_move_classes` (dangerous goods) that reappear after more than `offline_s`
+    silent more than `offline_move_m` away (离线位移)."""
+    return _only("offline_movement", TrackRules(config=config).feed(fixes))
+
+
+def route_deviation(fixes: Sequence[Fix], *, route: LineString, config: RuleConfig) -> list[Alarm]:
+    """Runs of fixes farther than `route_deviation_m` from the vehicle's assigned route (a lon/lat
+    LineString; 偏离路线) for fixed-route vehicles."""
+    return _only("route_deviation", TrackRules(config=config, route=route).feed(fixes))

@@ -2,31 +2,41 @@
 
 One cycle: read a batch from the bus (consumer group `lake-writer`), land it through `hub.ingest` with the
 `jt808.gateway_frames` adapter (refused frames go to quarantine, redelivered reports are dropped by the
-dataset key), then acknowledge it. After landing, the last fix of each terminal is written to
-`vehicle_live`, and the supervision rules run over each terminal's recent fixes (kept in memory, the last
-`track_hours`); new alarms go to the workflow table and land in `vehicles.alarms`.
+dataset key), then acknowledge it. The frames are decoded once: the rows the adapter made for landing
+are the rows the rest reads. After landing, the last fix of each terminal is upserted into
+`vehicle_live` in one statement, and each terminal's `TrackRules` (its rule state) is fed only the new
+fixes; new alarms go to the workflow table and land in `vehicles.alarms`.
+
+A fix older than the last one its terminal fed (a blind-zone backfill, 补报) rebuilds that terminal's rule
+state from the fixes of the last `track_hours`, kept in memory for this. Every `offline_every_s` the
+writer looks for terminals silent while in service (在线离线) and raises or grows their offline alarm,
+without waiting for the next fix.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Mapping, Sequence
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from shapely.geometry import LineString  # type: ignore[import-untyped]
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles.gateway import STREAM
 from dthub.domains.vehicles.ingest.bus_jt808 import AlarmRecords, GatewayFrames
 from dthub.domains.vehicles.registry import Vehicle
-from dthub.domains.vehicles.rules import Fix, Geofence, RuleConfig, evaluate
+from dthub.domains.vehicles.rules import Alarm, Fix, Geofence, RuleConfig, SpeedLimit, TrackRules, latest
 from dthub.domains.vehicles.tables import LiveStateRow
 from dthub.hub.bus import Bus, Delivery
 from dthub.hub.core import Hub
 from dthub.hub.ingest import BatchResult, ingest_bytes
-from dthub.hub.tables import utcnow
 
 GROUP = "lake-writer"
 IN_SERVICE_MASK = 1 << 4
@@ -41,7 +51,14 @@ class WriterStats:
     quarantined: int = 0
     duplicate: int = 0
     alarms: int = 0
+    rebuilt: int = 0
+    """Terminals whose rule state was rebuilt for a fix older than their last one."""
+    sweeps: int = 0
     results: list[BatchResult] = field(default_factory=list)
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 class Writer:
@@ -56,23 +73,30 @@ class Writer:
         rules: RuleConfig | None = None,
         areas: Sequence[Geofence] = (),
         routes: Mapping[str, LineString] | None = None,
+        speed_limit: SpeedLimit | None = None,
         stream: str = STREAM,
         consumer: str = "writer-1",
         batch_size: int = 2_000,
         block_ms: int = 200,
         track_hours: float = 25.0,
+        offline_every_s: float = 60.0,
+        clock: Callable[[], datetime] = _wall_clock,
     ) -> None:
         self.hub, self.bus, self.vehicles = hub, bus, vehicles
         self.rules = rules or RuleConfig()
         self.areas = tuple(areas)
         self.routes = dict(routes or {})
         """Assigned route (lon/lat LineString) of each fixed-route vehicle, by terminal phone."""
+        self.speed_limit = speed_limit
         self.stream, self.consumer = stream, consumer
         self.batch_size, self.block_ms = batch_size, block_ms
         self.track = timedelta(hours=track_hours)
-        self.tracks: dict[str, list[Fix]] = {}
+        self.tracks: dict[str, deque[Fix]] = {}
+        self.states: dict[str, TrackRules] = {}
+        self.offline_every_s, self.clock = offline_every_s, clock
         self.stats = WriterStats()
         self._started = False
+        self._last_sweep = time.monotonic()
 
     async def step(self) -> int:
         """One cycle; return the messages handled (0 when the stream had none)."""
@@ -95,11 +119,24 @@ class Writer:
         return len(deliveries)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Cycle until `stop` is set and the stream is drained."""
+        """Cycle until `stop` is set and the stream is drained; sweep for silent terminals every
+        `offline_every_s` meanwhile."""
         while True:
             handled = await self.step()
+            if time.monotonic() - self._last_sweep >= self.offline_every_s:
+                await asyncio.to_thread(self.sweep)
             if handled == 0 and stop.is_set():
                 return
+
+    def sweep(self) -> list[Alarm]:
+        """Raise or grow the offline alarm of every terminal silent in service for over `offline_s` at
+        the clock's now; return those alarms."""
+        self._last_sweep = time.monotonic()
+        self.stats.sweeps += 1
+        now = self.clock()
+        found = [a for state in self.states.values() if (a := state.silence(now)) is not None]
+        self._store_alarms(found)
+        return found
 
     def _land(self, deliveries: list[Delivery]) -> None:
         data = b"\n".join(d.message["line"] for d in deliveries) + b"\n"
@@ -113,58 +150,97 @@ class Writer:
         stats.quarantined += result.quarantined
         stats.duplicate += result.duplicate
         stats.results.append(result)
-        rows = adapter.parse(data).rows.to_pylist()
-        changed = self._track(rows)
-        self._live(changed)
-        self._alarms(changed)
+        if adapter.columns is None:  # a batch committed before (same bytes): not parsed by the ingest
+            adapter.parse(data)
+        assert adapter.columns is not None
+        fresh = self._fixes(adapter.columns)
+        self._live(fresh)
+        self._alarms(fresh)
 
-    def _track(self, rows: list[dict[str, object]]) -> set[str]:
-        changed: set[str] = set()
-        for row in rows:
-            if row["reported_at"] is None:
+    def _fixes(self, columns: dict[str, list[Any]]) -> dict[str, list[Fix]]:
+        """The batch's fixes by terminal, oldest first."""
+        by_phone: dict[str, list[Fix]] = {}
+        names = ("phone", "plate", "vehicle_class", "reported_at", "received_at", "lon", "lat", "speed_kmh",
+                 "alarm_word", "status_word", "direction")  # fmt: skip
+        for phone, plate, vclass, at, received, lon, lat, speed, alarm, status, direction in zip(
+            *(columns[n] for n in names), strict=True
+        ):
+            if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # quarantined by the ingest; not a fix
                 continue
-            fix = Fix(
-                phone=str(row["phone"]),
-                plate=row["plate"],  # type: ignore[arg-type]
-                vehicle_class=row["vehicle_class"],  # type: ignore[arg-type]
-                at=row["reported_at"],  # type: ignore[arg-type]
-                lon=row["lon"],  # type: ignore[arg-type]
-                lat=row["lat"],  # type: ignore[arg-type]
-                speed_kmh=row["speed_kmh"],  # type: ignore[arg-type]
-                alarm_word=row["alarm_word"],  # type: ignore[arg-type]
-                status_word=row["status_word"],  # type: ignore[arg-type]
-            )
-            self.tracks.setdefault(fix.phone, []).append(fix)
-            changed.add(fix.phone)
-        for phone in changed:
-            fixes = sorted({f.at: f for f in self.tracks[phone]}.values(), key=lambda f: f.at)
-            cutoff = fixes[-1].at - self.track
-            self.tracks[phone] = [f for f in fixes if f.at >= cutoff]
-        return changed
+            fix = Fix(phone=phone, plate=plate, vehicle_class=vclass, at=at, received_at=received, lon=lon,
+                      lat=lat, speed_kmh=speed, alarm_word=alarm or 0, status_word=status or 0,
+                      direction=direction)  # fmt: skip
+            by_phone.setdefault(phone, []).append(fix)
+        for fixes in by_phone.values():
+            fixes.sort(key=lambda f: f.at)
+        return by_phone
 
-    def _live(self, phones: set[str]) -> None:
+    def _live(self, fresh: dict[str, list[Fix]]) -> None:
+        """Upsert the last fix of each terminal in one statement; an older fix never replaces a newer."""
+        if not fresh:
+            return
+        rows = [
+            {"phone": phone, "plate": last.plate, "reported_at": last.at,
+             "received_at": last.received_at or last.at, "lon": last.lon, "lat": last.lat,
+             "speed_kmh": last.speed_kmh, "direction": last.direction or 0,
+             "in_service": not last.status_word & IN_SERVICE_MASK}
+            for phone, fixes in fresh.items()
+            for last in (fixes[-1],)
+        ]  # fmt: skip
+        insert = sqlite_insert if self.hub.store.engine.dialect.name == "sqlite" else pg_insert
+        statement = insert(LiveStateRow)
+        statement = statement.on_conflict_do_update(
+            index_elements=["phone"],
+            set_={c: statement.excluded[c] for c in rows[0] if c != "phone"},
+            where=LiveStateRow.reported_at <= statement.excluded.reported_at,
+        )
         with self.hub.store.session() as session:
-            for phone in phones:
-                last = self.tracks[phone][-1]
-                row = session.get(LiveStateRow, phone) or LiveStateRow(phone=phone)
-                if row.reported_at is not None and row.reported_at > last.at:
-                    continue
-                row.plate, row.reported_at, row.received_at = last.plate, last.at, utcnow()
-                row.lon, row.lat, row.speed_kmh, row.direction = last.lon, last.lat, last.speed_kmh, 0
-                row.in_service = not last.status_word & IN_SERVICE_MASK
-                session.add(row)
+            session.execute(statement, rows)
 
-    def _alarms(self, phones: set[str]) -> None:
-        found = [
-            a
-            for phone in sorted(phones)
-            for a in evaluate(
-                self.tracks[phone], config=self.rules, areas=self.areas, route=self.routes.get(phone)
-            )
-        ]
+    def _alarms(self, fresh: dict[str, list[Fix]]) -> None:
+        found: list[Alarm] = []
+        for phone in sorted(fresh):
+            fixes = fresh[phone]
+            state = self.states.get(phone)
+            track = self.tracks.setdefault(phone, deque())
+            if state is None:
+                state = self.states[phone] = self._state(phone)
+            if state.last is not None and fixes[0].at <= state.last.at and not _redelivered(track, fixes):
+                merged = {f.at: f for f in (*track, *fixes)}
+                track.clear()
+                track.extend(sorted(merged.values(), key=lambda f: f.at))
+                state = self.states[phone] = self._state(phone)
+                self.stats.rebuilt += 1
+                found += state.feed(track)
+            else:
+                found += state.feed(fixes)
+                track.extend(f for f in fixes if f.at > track[-1].at) if track else track.extend(fixes)
+            cutoff = track[-1].at - self.track
+            while track[0].at < cutoff:
+                track.popleft()
+        self._store_alarms(latest(found))
+
+    def _state(self, phone: str) -> TrackRules:
+        return TrackRules(
+            config=self.rules, areas=self.areas, route=self.routes.get(phone), speed_limit=self.speed_limit
+        )
+
+    def _store_alarms(self, found: list[Alarm]) -> None:
+        if not found:
+            return
         new = workflow.upsert(self.hub.store, found, self.vehicles)
         if not new:
             return
         self.stats.alarms += len(new)
         lines = [json.dumps(workflow.record(a, self.vehicles.get(a.phone)), ensure_ascii=False) for a in new]
         ingest_bytes(self.hub, AlarmRecords(), ("\n".join(lines) + "\n").encode(), source="vehicles.rules")
+
+
+def _redelivered(track: deque[Fix], fixes: list[Fix]) -> bool:
+    """Every fix not later than the track's last is already in the track (a redelivery), so feeding
+    the batch skips them and nothing needs rebuilding."""
+    if not track:
+        return False
+    last = track[-1].at
+    known = {f.at for f in track}
+    return all(f.at in known for f in fixes if f.at <= last)

@@ -39,13 +39,20 @@ class _JsonLines(LineText):
 
 
 class GatewayFrames(_JsonLines):
-    """Frames the gateway published on the bus -> `vehicles.location_reports`."""
+    """Frames the gateway published on the bus -> `vehicles.location_reports`.
+
+    `columns` keeps the last parse's rows as Python lists by column (what the table was made of), so a
+    caller that needs the values too (the writer's rules) does not decode the frames again."""
 
     name: ClassVar[str] = "jt808.gateway_frames"
     dataset: ClassVar[str] = LOCATION_REPORTS.id
+    columns: dict[str, list[Any]] | None = None
 
     def parse(self, data: bytes) -> Parsed:
-        rows: list[dict[str, Any]] = []
+        names = LOCATION_REPORTS.schema.names
+        columns: dict[str, list[Any]] = {name: [] for name in names}
+        (phone, plate, colour, vclass, enterprise, reported, received, lon, lat, altitude, speed,
+         direction, alarm, status, serial) = (columns[name] for name in names)  # fmt: skip
         locations: list[int] = []
         rejected: list[Rejected] = []
         for number, line in _lines(data):
@@ -60,7 +67,7 @@ class GatewayFrames(_JsonLines):
                     )
                     continue
                 packet = decode(bytes.fromhex(message["frame"]))
-                received = datetime.fromisoformat(message["received_at"])
+                at = datetime.fromisoformat(message["received_at"])
             except FrameError as error:
                 rejected.append(Rejected(reason=error.reason, detail=error.detail, location=number, raw=line))
                 continue
@@ -71,11 +78,11 @@ class GatewayFrames(_JsonLines):
                 continue
             body = packet.message
             reports = (
-                [body]
+                (body,)
                 if isinstance(body, LocationReport)
-                else list(body.reports)
+                else body.reports
                 if isinstance(body, BatchLocationReport)
-                else []
+                else ()
             )
             if not reports:
                 rejected.append(
@@ -87,28 +94,32 @@ class GatewayFrames(_JsonLines):
                     )
                 )
                 continue
+            header = packet.header
             for report in reports:
-                rows.append(
-                    {
-                        "phone": packet.header.phone,
-                        "plate": message.get("plate"),
-                        "plate_colour": message.get("plate_colour"),
-                        "vehicle_class": message.get("vehicle_class"),
-                        "enterprise": message.get("enterprise"),
-                        "reported_at": report.time,
-                        "received_at": received,
-                        "lon": report.longitude,
-                        "lat": report.latitude,
-                        "altitude_m": report.altitude_m,
-                        "speed_kmh": report.speed_kmh,
-                        "direction": report.direction,
-                        "alarm_word": report.alarm,
-                        "status_word": report.status,
-                        "serial": packet.header.serial,
-                    }
-                )
+                phone.append(header.phone)
+                plate.append(message.get("plate"))
+                colour.append(message.get("plate_colour"))
+                vclass.append(message.get("vehicle_class"))
+                enterprise.append(message.get("enterprise"))
+                reported.append(report.time)
+                received.append(at)
+                lon.append(report.longitude)
+                lat.append(report.latitude)
+                altitude.append(report.altitude_m)
+                speed.append(report.speed_kmh)
+                direction.append(report.direction)
+                alarm.append(report.alarm)
+                status.append(report.status)
+                serial.append(header.serial)
                 locations.append(number)
-        return Parsed(rows=_table(rows, LOCATION_REPORTS.schema, locations), rejected=tuple(rejected))
+        self.columns = columns
+        table = pa.table(
+            {
+                **{f.name: pa.array(columns[f.name], f.type) for f in LOCATION_REPORTS.schema},
+                LOCATION: pa.array(locations, pa.int64()),
+            }
+        )
+        return Parsed(rows=table, rejected=tuple(rejected))
 
 
 class AlarmRecords(_JsonLines):
