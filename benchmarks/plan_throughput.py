@@ -86,7 +86,8 @@ def client_loop(
             answer = client.post("/api/v1/maas/plan", json=body(rng, places, feed))
             elapsed = time.perf_counter() - started
             itineraries = answer.json()["plan"]["itineraries"] if answer.status_code == 200 else []
-            priced = all(i.get("fare") is not None for i in itineraries)
+            rides = [i for i in itineraries if any(leg["transitLeg"] for leg in i["legs"])]
+            priced = all(i.get("fare") is not None for i in rides)  # a walk alone has no fare
             out.append((elapsed, answer.status_code, priced))
 
 
@@ -113,12 +114,12 @@ def wait_up(url: str, server: subprocess.Popen[bytes], timeout_s: float = 120) -
         if server.poll() is not None:
             raise SystemExit(f"uvicorn exited with {server.returncode}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
         time.sleep(0.3)
-    raise SystemExit("uvicorn did not answer /health in time")
+    raise SystemExit("uvicorn did not answer /healthz in time")
 
 
 def main() -> None:
