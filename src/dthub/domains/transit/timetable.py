@@ -1,16 +1,19 @@
 """One service day's timetable as numpy arrays, the input of RAPTOR (`transit.raptor`).
 
-Built from one or more GTFS feeds for one service date:
+Built from a merged network of GTFS feeds (`transit.merge`: linked stops become one, cross-feed walking
+transfers) for one service date:
 - trips that run that day (calendar.txt weekdays within its dates, then calendar_dates.txt additions and
   removals), plus the trips of the day before whose times pass 24:00, shifted by one day (negative times);
-- stop times in seconds after midnight; a stop time with neither arrival nor departure is left out (no
-  interpolation yet), one with only one of them uses it for both;
+- stop times in seconds after midnight; a stop time with neither arrival nor departure between two timed
+  stops is interpolated (`interpolate_times`: by shape_dist_traveled, else by distance between stops),
+  one before the first or after the last timed stop is left out; one with only arrival or departure uses
+  it for both;
 - trips grouped into patterns (the same stop sequence), each split so that no trip overtakes another
   (FIFO: every column of arrivals and departures is sorted), which RAPTOR's earliest-trip search needs;
 - footpaths between stops: transfers.txt minimum times (between parent stations expanded to their
-  platforms) and walking transfers generated between stops within `walk_radius_m`, at `walk_speed_mps`,
-  found with a uniform spatial grid. Footpaths are not closed transitively: a journey walks at most once
-  between two rides.
+  platforms), the network's walks between feeds, and walking transfers generated between stops within
+  `walk_radius_m`, at `walk_speed_mps`, found with a uniform spatial grid. Footpaths are not closed
+  transitively: a journey walks at most once between two rides.
 
 Ids are namespaced by feed, `<feed>:<id>`, so ids that collide across feeds stay apart.
 """
@@ -18,7 +21,7 @@ Ids are namespaced by feed, `<feed>:<id>`, so ids that collide across feeds stay
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 
 import numpy as np
@@ -26,19 +29,16 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dthub.domains.transit.gtfs import WEEKDAYS, Feed, numbers, route_mode, seconds, texts
+from dthub.domains.transit.geo import F64, I32, I64, Strs, nearby_pairs
+from dthub.domains.transit.geo import distance_m as distance_m  # where plan and validate found it
+from dthub.domains.transit.gtfs import WEEKDAYS, Feed, numbers, route_mode, seconds, texts, well_formed
+from dthub.domains.transit.merge import Network, merge_feeds
 
 DAY_S = 86_400
 TIME_OFFSET_S = DAY_S
 """Added to times in search keys so that the previous day's shifted (negative) times stay positive."""
 KEY_STRIDE = 4 * DAY_S
 """Search keys are `column * KEY_STRIDE + time + TIME_OFFSET_S`: one sorted array for every column."""
-EARTH_RADIUS_M = 6_371_000.0
-
-I32 = npt.NDArray[np.int32]
-I64 = npt.NDArray[np.int64]
-F64 = npt.NDArray[np.float64]
-Strs = npt.NDArray[np.object_]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -79,6 +79,10 @@ class Timetable:
     """Footpaths from stop s are `footpath_start[s]:footpath_start[s + 1]` of the two arrays below."""
     footpath_to: I32
     footpath_s: I32
+    alias_ids: Strs = field(default_factory=lambda: np.zeros(0, object))
+    """Ids of stops linked to a stop of another feed (`transit.merge`), answered by that stop ..."""
+    alias_stops: I32 = field(default_factory=lambda: np.zeros(0, np.int32))
+    """... whose index is this."""
 
     @property
     def stops(self) -> int:
@@ -101,7 +105,10 @@ class Timetable:
         return int(self.arrival[at]), int(self.departure[at])
 
     def stop_index(self) -> dict[str, int]:
-        return {stop_id: index for index, stop_id in enumerate(self.stop_ids)}
+        """Stop id → index, the ids of linked stops included."""
+        index = {str(stop_id): n for n, stop_id in enumerate(self.stop_ids)}
+        index.update(zip(map(str, self.alias_ids), map(int, self.alias_stops), strict=True))
+        return index
 
     def nbytes(self) -> int:
         """Bytes of the numeric arrays (the id strings not counted)."""
@@ -155,31 +162,30 @@ class _Trips:
 
 
 def build_timetable(
-    feeds: Sequence[Feed],
+    network: Network | Sequence[Feed],
     day: date,
     *,
     walk_radius_m: float = 300.0,
     walk_speed_mps: float = 1.2,
 ) -> Timetable:
-    """The timetable of service day `day` over `feeds`, with footpaths (see the module docstring)."""
-    stop_ids: list[Strs] = []
-    stop_names: list[Strs] = []
-    lats: list[F64] = []
-    lons: list[F64] = []
+    """The timetable of service day `day` over a merged network (or feeds, merged with the default rule),
+    with footpaths (see the module docstring)."""
+    if not isinstance(network, Network):
+        network = merge_feeds(network, walk_speed_mps=walk_speed_mps)
+    rows = np.arange(len(network.stop_ids))
+    kept = network.linked_to == rows
+    index_of_row = (np.cumsum(kept) - 1)[network.linked_to].astype(np.int64)
+    lat, lon = network.stop_lat[kept], network.stop_lon[kept]
     route_ids: list[Strs] = []
     route_names: list[Strs] = []
     route_modes: list[Strs] = []
     collected = _Trips([], [], [], [], [], [], [], [])
     explicit: list[tuple[I32, I32, I32]] = []
-    stop_base = route_base = 0
-    for feed in feeds:
-        stops = feed.get("stops.txt")
-        ids = texts(stops["stop_id"])
-        stop_ids.append(np.asarray([f"{feed.name}:{i}" for i in ids], dtype=object))
-        stop_names.append(texts(feed.column("stops.txt", "stop_name")))
-        lats.append(numbers(feed.column("stops.txt", "stop_lat")))
-        lons.append(numbers(feed.column("stops.txt", "stop_lon")))
-        stop_lookup = {stop_id: stop_base + n for n, stop_id in enumerate(ids)}
+    route_base = 0
+    for number, feed in enumerate(network.feeds):
+        start, end = int(network.feed_start[number]), int(network.feed_start[number + 1])
+        ids = texts(feed.column("stops.txt", "stop_id"))
+        stop_lookup = dict(zip(ids.tolist(), index_of_row[start:end].tolist(), strict=True))
         routes = feed.get("routes.txt")
         rids = texts(routes["route_id"])
         route_ids.append(np.asarray([f"{feed.name}:{r}" for r in rids], dtype=object))
@@ -190,24 +196,33 @@ def build_timetable(
         route_modes.append(np.asarray([route_mode(int(t)) for t in route_types], dtype=object))
         route_lookup = {route_id: route_base + n for n, route_id in enumerate(rids)}
         for shift in (0, -1):
-            _collect_trips(feed, day + timedelta(days=shift), shift, stop_lookup, route_lookup, collected)
+            _collect_trips(
+                feed, day + timedelta(days=shift), shift, stop_lookup, route_lookup, (lat, lon), collected
+            )
         explicit.append(_explicit_transfers(feed, stop_lookup))
-        stop_base += len(ids)
         route_base += len(rids)
-    all_lat, all_lon = np.concatenate(lats), np.concatenate(lons)
+    explicit.append(
+        (
+            index_of_row[network.transfer_from].astype(np.int32),
+            index_of_row[network.transfer_to].astype(np.int32),
+            network.transfer_s.astype(np.int32),
+        )
+    )
+    aliases = np.flatnonzero(~kept)
     return _assemble(
         day,
-        stop_ids=np.concatenate(stop_ids),
-        stop_names=np.concatenate(stop_names),
-        lat=all_lat,
-        lon=all_lon,
-        route_ids=np.concatenate(route_ids),
-        route_names=np.concatenate(route_names),
-        route_modes=np.concatenate(route_modes),
+        stop_ids=network.stop_ids[kept],
+        stop_names=network.stop_names[kept],
+        lat=lat,
+        lon=lon,
+        route_ids=np.concatenate(route_ids) if route_ids else np.zeros(0, object),
+        route_names=np.concatenate(route_names) if route_names else np.zeros(0, object),
+        route_modes=np.concatenate(route_modes) if route_modes else np.zeros(0, object),
         collected=collected,
         explicit=explicit,
         walk_radius_m=walk_radius_m,
         walk_speed_mps=walk_speed_mps,
+        aliases=(network.stop_ids[aliases], index_of_row[aliases].astype(np.int32)),
     )
 
 
@@ -217,6 +232,7 @@ def _collect_trips(
     shift: int,
     stop_lookup: dict[str, int],
     route_lookup: dict[str, int],
+    coordinates: tuple[F64, F64],
     out: _Trips,
 ) -> None:
     services = active_services(feed, service_day)
@@ -226,14 +242,24 @@ def _collect_trips(
         return
     stop_times = feed.get("stop_times.txt")
     stop_times = stop_times.filter(pc.is_in(stop_times["trip_id"], running["trip_id"]))
-    arrival = seconds(stop_times["arrival_time"])
-    departure = seconds(stop_times["departure_time"])
+    arrival = seconds(well_formed(stop_times["arrival_time"], "time"))
+    departure = seconds(well_formed(stop_times["departure_time"], "time"))
     arrival = np.where(arrival < 0, departure, arrival)
     departure = np.where(departure < 0, arrival, departure)
     trip_ids = texts(running["trip_id"])
     trip_number = {trip_id: n for n, trip_id in enumerate(trip_ids)}
     trip = np.fromiter((trip_number[t] for t in texts(stop_times["trip_id"])), np.int64, stop_times.num_rows)
     stop = np.fromiter((stop_lookup.get(s, -1) for s in texts(stop_times["stop_id"])), np.int32, len(trip))
+    sequence = numbers(stop_times["stop_sequence"]).astype(np.int64)
+    if (arrival < 0).any():
+        travelled = (
+            numbers(stop_times["shape_dist_traveled"])
+            if "shape_dist_traveled" in stop_times.column_names
+            else np.full(len(trip), np.nan)
+        )
+        arrival, departure = interpolate_times(
+            trip, sequence, stop, arrival, departure, travelled, *coordinates
+        )
     keep = (arrival >= 0) & (stop >= 0)
     if shift:
         last = np.zeros(len(trip_ids), np.int32)
@@ -254,10 +280,64 @@ def _collect_trips(
     )
     out.trip.append(trip[keep] + out.count)
     out.stop.append(stop[keep])
-    out.sequence.append(numbers(stop_times["stop_sequence"]).astype(np.int64)[keep])
+    out.sequence.append(sequence[keep])
     out.arrival.append(arrival[keep].astype(np.int32))
     out.departure.append(departure[keep].astype(np.int32))
     out.count += len(trip_ids)
+
+
+def interpolate_times(
+    trip: I64,
+    sequence: I64,
+    stop: I32,
+    arrival: I32,
+    departure: I32,
+    travelled: F64,
+    lat: F64,
+    lon: F64,
+) -> tuple[I32, I32]:
+    """Times for stop times without any (GTFS allows them between timepoints), linear in the distance
+    travelled between the last timed stop before and the first after: `shape_dist_traveled` where the stop
+    and both timed stops have it, else the straight-line distance along the trip's stops (evenly by stop
+    count when that is zero). Stops before a trip's first or after its last timed stop stay untimed (-1).
+    Rows are stop times in any order; `stop` indexes `lat`, `lon` (-1: unknown stop)."""
+    arrival, departure = arrival.copy(), departure.copy()
+    order = np.lexsort((sequence, trip))
+    rows = len(order)
+    position = np.arange(rows)
+    t, st = trip[order], stop[order]
+    first_of_trip = np.ones(rows, bool)
+    first_of_trip[1:] = t[1:] != t[:-1]
+    last_of_trip = np.ones(rows, bool)
+    last_of_trip[:-1] = first_of_trip[1:]
+    trip_start = np.maximum.accumulate(np.where(first_of_trip, position, 0))
+    trip_end = np.minimum.accumulate(np.where(last_of_trip, position, rows)[::-1])[::-1]
+    step = np.zeros(rows)
+    linked = ~first_of_trip[1:] & (st[1:] >= 0) & (st[:-1] >= 0)
+    previous, current = st[:-1][linked], st[1:][linked]
+    step[1:][linked] = distance_m(lat[previous], lon[previous], lat[current], lon[current])
+    step[~np.isfinite(step)] = 0.0
+    along = np.cumsum(step)
+    timed = arrival[order] >= 0
+    before = np.maximum.accumulate(np.where(timed, position, -1))
+    after = np.minimum.accumulate(np.where(timed, position, rows)[::-1])[::-1]
+    gap = ~timed & (before >= trip_start) & (after <= trip_end)
+    g, p, q = position[gap], before[gap], after[gap]
+    shape = travelled[order]
+    by_shape = np.isfinite(shape[g]) & np.isfinite(shape[p]) & np.isfinite(shape[q]) & (shape[q] > shape[p])
+    by_line = along[q] > along[p]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(
+            by_shape,
+            (shape[g] - shape[p]) / (shape[q] - shape[p]),
+            np.where(by_line, (along[g] - along[p]) / (along[q] - along[p]), (g - p) / (q - p)),
+        )
+    start = departure[order][p].astype(np.float64)
+    end = arrival[order][q].astype(np.float64)
+    times = np.round(start + np.clip(fraction, 0.0, 1.0) * (end - start)).astype(np.int32)
+    arrival[order[g]] = times
+    departure[order[g]] = times
+    return arrival, departure
 
 
 def _explicit_transfers(feed: Feed, stop_lookup: dict[str, int]) -> tuple[I32, I32, I32]:
@@ -309,6 +389,7 @@ def _assemble(
     explicit: list[tuple[I32, I32, I32]],
     walk_radius_m: float,
     walk_speed_mps: float,
+    aliases: tuple[Strs, I32],
 ) -> Timetable:
     trip_ids = np.concatenate(collected.trip_ids) if collected.trip_ids else np.zeros(0, object)
     trip_routes = np.concatenate(collected.trip_routes) if collected.trip_routes else np.zeros(0, np.int32)
@@ -399,6 +480,8 @@ def _assemble(
         footpath_start=footpath_start,
         footpath_to=footpath_to,
         footpath_s=footpath_s,
+        alias_ids=aliases[0],
+        alias_stops=aliases[1],
     )
 
 
@@ -415,50 +498,6 @@ def _fifo_groups(arrival: I32, departure: I32) -> list[list[int]]:
         else:
             groups.append([row])
     return groups
-
-
-def distance_m(lat1: F64, lon1: F64, lat2: F64, lon2: F64) -> F64:
-    """Great-circle distance (haversine), metres."""
-    p1, p2 = np.radians(lat1), np.radians(lat2)
-    dp, dl = p2 - p1, np.radians(lon2 - lon1)
-    h = np.sin(dp / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(dl / 2) ** 2
-    return np.asarray(2 * EARTH_RADIUS_M * np.arcsin(np.sqrt(np.minimum(h, 1.0))), dtype=np.float64)
-
-
-def nearby_pairs(
-    lat: F64, lon: F64, candidates: npt.NDArray[np.bool_], radius_m: float
-) -> tuple[I64, I64, F64]:
-    """All ordered pairs (a, b), a != b, of candidate points within `radius_m`, by a uniform grid of cells
-    `radius_m` wide: each point is compared only with the points of its own and the 8 neighbouring cells."""
-    index = np.flatnonzero(candidates & np.isfinite(lat) & np.isfinite(lon))
-    if len(index) == 0 or radius_m <= 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float64)
-    mean_lat = float(np.radians(lat[index].mean()))
-    y = lat[index] * (np.pi / 180 * EARTH_RADIUS_M)
-    x = lon[index] * (np.pi / 180 * EARTH_RADIUS_M * np.cos(mean_lat))
-    cx, cy = np.floor(x / radius_m).astype(np.int64), np.floor(y / radius_m).astype(np.int64)
-    cx -= cx.min()
-    cy -= cy.min()
-    width = int(cy.max()) + 3
-    cell = cx * width + cy
-    order = np.argsort(cell, kind="stable")
-    sorted_cells = cell[order]
-    sources: list[I64] = []
-    targets: list[I64] = []
-    for dx in (-1, 0, 1):
-        for dy in (-1, 0, 1):
-            wanted = cell + dx * width + dy
-            low = np.searchsorted(sorted_cells, wanted, side="left")
-            high = np.searchsorted(sorted_cells, wanted, side="right")
-            counts = high - low
-            source = np.repeat(np.arange(len(index)), counts)
-            offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-            sources.append(source)
-            targets.append(order[np.repeat(low, counts) + offsets])
-    a, b = index[np.concatenate(sources)], index[np.concatenate(targets)]
-    distance = distance_m(lat[a], lon[a], lat[b], lon[b])
-    near = (a != b) & (distance <= radius_m)
-    return a[near], b[near], distance[near]
 
 
 def _footpaths(

@@ -1,8 +1,10 @@
 """GTFS feed validation in the spirit of the canonical GTFS validator (MobilityData): each finding has the
 validator's notice code, a severity and where it is (file, 1-based data row, field).
 
-Rules read `gtfs.FILES` (required files, columns, keys, references); the timing rules (stop times out of
-order, impossible speeds), calendar gaps and expired service are below, each a small function.
+Rules read `gtfs.FILES` (required files, columns, keys, references) and `TYPED_COLUMNS` (values that do
+not read as numbers, times or dates); the timing rules (stop times out of order, impossible speeds, a
+trip's first or last stop without a time), calendar gaps and expired service are below, each a small
+function.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from dthub.domains.transit.geo import distance_m
 from dthub.domains.transit.gtfs import (
     FILES,
     FORMATS,
@@ -30,7 +33,6 @@ from dthub.domains.transit.gtfs import (
     texts,
     well_formed,
 )
-from dthub.domains.transit.timetable import distance_m
 
 Severity = Literal["ERROR", "WARNING", "INFO"]
 
@@ -212,6 +214,24 @@ def _stop_times(feed: Feed, max_speed_kmh: float) -> list[Finding]:
                 row=row + 1,
                 field="arrival_time",
                 detail=f"trip {texts(stop_times['trip_id'].take([row]))[0]}",
+            )
+        )
+    first = np.ones(len(order), bool)
+    first[1:] = ~same_trip
+    last = np.ones(len(order), bool)
+    last[:-1] = ~same_trip
+    untimed = (arrival[order] < 0) | (departure[order] < 0)
+    trip_ids = texts(stop_times["trip_id"])
+    for position in np.flatnonzero((first | last) & untimed).tolist():
+        row = int(order[position])
+        found.append(
+            Finding(
+                code="missing_trip_edge",
+                severity="ERROR",
+                file="stop_times.txt",
+                row=row + 1,
+                field="arrival_time,departure_time",
+                detail=f"{'first' if first[position] else 'last'} stop of trip {trip_ids[row]} has no time",
             )
         )
     known = (stop[previous] >= 0) & (stop[current] >= 0)
