@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,6 +16,7 @@ from dthub.domains.transit.fares import (
     charge_rides,
     distance_fare,
     fare_systems,
+    itinerary_fare,
     load_system,
 )
 from dthub.domains.transit.plan import plan
@@ -118,3 +120,31 @@ def test_nyc_itinerary_is_priced_one_fare_for_subway_transfers(nyc_timetable: Ti
             assert fare["details"]["regular"][0]["legIndices"] == transit
             leg_cents = [itinerary["legs"][n]["fare"]["cents"] for n in transit]
             assert leg_cents == [290] + [0] * (len(transit) - 1)
+
+
+def leg(mode: str, operator: str, start: int, end: int, lat0: float, lat1: float) -> dict[str, Any]:
+    coordinates = [[116.4, lat0], [116.4, lat1]]
+    if mode == "BICYCLE":
+        return {"mode": mode, "operator": operator, "transitLeg": False, "startTime": start, "endTime": end,
+                "legGeometry": {"coordinates": coordinates}}  # fmt: skip
+    return {"mode": mode, "routeId": f"{operator}:r", "transitLeg": True, "startTime": start, "endTime": end,
+            "legGeometry": {"coordinates": coordinates}}  # fmt: skip
+
+
+def test_beijing_itinerary_rides_the_metro_as_one_ride_across_an_inside_transfer() -> None:
+    legs = [
+        leg("BICYCLE", "meituan_bike", 0, 600, 39.80, 39.81),
+        leg("SUBWAY", "beijing_subway", 600, 1200, 39.81, 39.86),  # 0.05 degree: 5,560 m
+        {"mode": "WALK", "transitLeg": False, "startTime": 1200, "endTime": 1320},
+        leg("SUBWAY", "beijing_subway", 1320, 1800, 39.86, 39.89),  # 3,336 m more: 8,896 m, 6-12 km band
+        leg("BUS", "bj_bus", 1900, 3000, 39.89, 39.99),  # 11,119 m: one 5 km step beyond 10 km
+    ]
+    fare = itinerary_fare(legs, DAY, fare_systems())
+    assert fare is not None
+    assert fare["system"] == "beijing"
+    assert [(d["legIndices"], d["fareCents"], d["transferDiscountCents"], d["price"]["cents"])
+            for d in fare["details"]["regular"]] == [([0], 150, 0, 150), ([1, 3], 400, 100, 300),
+                                                     ([4], 300, 100, 200)]  # fmt: skip
+    assert fare["fare"]["regular"]["cents"] == 650
+    assert [legs[n]["fare"]["cents"] for n in (0, 1, 3, 4)] == [150, 300, 0, 200]
+    assert "fare" not in legs[2]

@@ -360,6 +360,16 @@ def _leg_metres(leg: Mapping[str, Any]) -> float:
     return total
 
 
+def _paid(leg: Mapping[str, Any]) -> bool:
+    """A leg someone charges for: a transit leg, or a ride on a rented bike."""
+    return bool(leg.get("transitLeg")) or leg.get("mode") == "BICYCLE"
+
+
+def _operator(leg: Mapping[str, Any]) -> str:
+    """The feed of a transit leg's route (`<feed>:<route_id>`), or a bike leg's `operator`."""
+    return str(leg.get("routeId") or leg.get("operator") or "").split(":", 1)[0]
+
+
 def itinerary_rides(
     system: FareSystem, legs: Sequence[Mapping[str, Any]], day: date
 ) -> list[tuple[Ride, list[int]]]:
@@ -368,9 +378,9 @@ def itinerary_rides(
     rides: list[tuple[Ride, list[int]]] = []
     last_product: Product | None = None
     for index, leg in enumerate(legs):
-        if not leg.get("transitLeg") and leg.get("mode") != "BICYCLE":
+        if not _paid(leg):
             continue
-        operator = str(leg.get("routeId") or leg.get("operator") or "").split(":", 1)[0]
+        operator = _operator(leg)
         product = system.product(str(leg["mode"]), operator)
         metres = _leg_metres(leg)
         if product is not None and product is last_product and product.gated and rides:
@@ -394,16 +404,11 @@ def itinerary_rides(
 
 
 def choose_system(systems: Mapping[str, FareSystem], legs: Sequence[Mapping[str, Any]]) -> FareSystem | None:
-    """The fare system that prices the most transit legs (the first such, by name); None if none does."""
+    """The fare system that prices the most paid legs (the first such, by name); None if none does."""
     best, most = None, 0
     for name in sorted(systems):
         system = systems[name]
-        priced = sum(
-            1
-            for leg in legs
-            if leg.get("transitLeg")
-            and system.product(str(leg["mode"]), str(leg.get("routeId", "")).split(":", 1)[0]) is not None
-        )
+        priced = sum(1 for leg in legs if _paid(leg) and system.product(leg["mode"], _operator(leg)))
         if priced > most:
             best, most = system, priced
     return best
