@@ -1,0 +1,127 @@
+"""Building the demo city into a hub (I/O edge): write the generated sources, land them through the hub.
+
+Everything goes the way real data goes: the road network as a GeoJSON file through `geojson.segments`,
+the detector map and today's detector observations (from Beijing midnight, at least two hours) as CSV
+through `sim.detector_segments` and `sim.detector_5min`, the vehicles as a registry CSV through the
+registry import; the GTFS feed and the GBFS files are written for the planner and the console. Every
+source lies in `<home>/demo-city-simulated/`, so lineage names it as simulated too.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from dthub.demo import gbfs, gtfs
+from dthub.demo.city import Network, build_network, feature_collection
+from dthub.demo.detectors import (
+    BEIJING,
+    Detector,
+    SimDetectorObservations,
+    SimDetectorSegments,
+    backfill,
+    interval_start,
+    observations,
+    place_detectors,
+    segment_map,
+)
+from dthub.demo.fleet import registry, registry_csv
+from dthub.domains.roads.ingest.geojson import GeojsonSegments
+from dthub.domains.vehicles import registry as vehicle_registry
+from dthub.domains.vehicles.registry import Vehicle
+from dthub.hub.core import Hub
+from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
+
+FOLDER = "demo-city-simulated"
+MIN_BACKFILL = timedelta(hours=2)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DemoCity:
+    """The generated city: network, detectors and vehicles."""
+
+    seed: int
+    network: Network
+    detectors: tuple[Detector, ...]
+    vehicles: tuple[Vehicle, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Built:
+    """What a build landed and wrote."""
+
+    batches: list[BatchResult]
+    vehicles: int
+    gtfs: Path
+    gbfs: Path
+
+
+def plan_city(*, vehicles: int = 3_000, seed: int = 7) -> DemoCity:
+    """The demo city for a seed (pure)."""
+    network = build_network()
+    return DemoCity(
+        seed=seed,
+        network=network,
+        detectors=place_detectors(network, seed=seed),
+        vehicles=tuple(registry(vehicles, seed=seed)),
+    )
+
+
+def folder_of(hub: Hub) -> Path:
+    return hub.settings.home / FOLDER
+
+
+def backfill_start(now: datetime) -> datetime:
+    """Beijing midnight of today, or two hours before `now` if that is later."""
+    local = now.astimezone(UTC) + BEIJING
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) - BEIJING
+    return min(midnight, now - MIN_BACKFILL)
+
+
+def build(hub: Hub, city: DemoCity, *, now: datetime | None = None) -> Built:
+    """Write the demo city's sources under the hub's home and land them."""
+    now = now or datetime.now(UTC)
+    folder = folder_of(hub)
+    folder.mkdir(parents=True, exist_ok=True)
+    segments = folder / "tianjin-road-network-simulated.geojson"
+    segments.write_text(json.dumps(feature_collection(city.network), ensure_ascii=False), encoding="utf-8")
+    batches = [ingest_file(hub, GeojsonSegments(), segments)]
+    batches.append(land_lines(hub, SimDetectorSegments(), folder / "detector-segments-simulated.csv",
+                              segment_map(city.detectors)))  # fmt: skip
+    start = backfill_start(now)
+    lines = backfill(city.detectors, start, now, seed=city.seed)
+    name = f"detector-5min-simulated-{start:%Y%m%dT%H%M}-{interval_start(now):%H%M}.csv"
+    batches.append(land_lines(hub, SimDetectorObservations(), folder / "detectors" / name, lines))
+    table = folder / "vehicle-registry-simulated.csv"
+    table.write_text(registry_csv(list(city.vehicles)), encoding="utf-8")
+    count = vehicle_registry.save(hub.store, vehicle_registry.parse_csv(table.read_text(encoding="utf-8")))
+    today = (now + BEIJING).date()
+    feed = gtfs.write_feed(folder / "gtfs" / gtfs.FEED_NAME, today)
+    bikes = gbfs.write_feed(folder / "gbfs", now)
+    return Built(batches=batches, vehicles=count, gtfs=feed, gbfs=bikes)
+
+
+def land_lines(
+    hub: Hub, adapter: SimDetectorObservations | SimDetectorSegments, path: Path, lines: list[str]
+) -> BatchResult:
+    """Write `lines` to `path` and land them through `adapter`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = ("\n".join(lines) + "\n").encode()
+    path.write_bytes(data)
+    return ingest_bytes(hub, adapter, data, source=str(path))
+
+
+def land_interval(hub: Hub, city: DemoCity, start: datetime) -> BatchResult:
+    """Land the detector observations of the interval starting at `start` (the live feed's step)."""
+    start = interval_start(start)
+    path = folder_of(hub) / "detectors" / f"detector-5min-simulated-{start:%Y%m%dT%H%M}.csv"
+    return land_lines(
+        hub, SimDetectorObservations(), path, observations(city.detectors, start, seed=city.seed)
+    )
+
+
+def refresh_bikes(hub: Hub, now: datetime) -> Path:
+    """Rewrite the GBFS status for the interval holding `now`."""
+    return gbfs.write_feed(folder_of(hub) / "gbfs", now)

@@ -1,0 +1,149 @@
+"""The live demo (I/O edge): the API, the JT/T 808 gateway and the lake writer in one process, the simulated
+fleet beside it, and the detector feed, until Ctrl-C.
+
+- uvicorn serves the app (console and API) on `host:port`.
+- The gateway listens on `host:gateway_port`; the writer lands what it publishes every `land_every_s`
+  (so that the lake gets one file per few seconds, not one per report) and runs the supervision rules.
+- The fleet runs as a child process (`dthub.demo.terminals`), its terminals connecting over TCP.
+- The detector feed lands each 5-minute interval of observations when it ends (real time), and rewrites
+  the bike status.
+
+Ctrl-C (or SIGTERM) stops uvicorn; then the fleet is stopped, the writer drains the bus, the gateway closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from dthub.demo.build import DemoCity, land_interval, refresh_bikes
+from dthub.demo.detectors import INTERVAL, interval_start
+from dthub.domains.vehicles import registry as vehicle_registry
+from dthub.domains.vehicles.gateway import Gateway
+from dthub.domains.vehicles.writer import Writer
+from dthub.hub.bus import connect_bus
+from dthub.hub.core import Hub
+from dthub.hub.domain import Domain
+from dthub.hub.settings import Settings
+
+FEED_DELAY_S = 5.0
+"""Seconds after an interval ends before its observations land."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class LiveConfig:
+    """How the live demo runs."""
+
+    host: str
+    port: int
+    gateway_port: int = 7808
+    vehicles: int = 3_000
+    report_every_s: float = 30.0
+    ramp_s: float = 20.0
+    land_every_s: float = 3.0
+
+
+async def _feed_detectors(hub: Hub, city: DemoCity, stop: asyncio.Event) -> None:
+    """Land each interval when it ends."""
+    while not stop.is_set():
+        now = datetime.now(UTC)
+        next_start = interval_start(now) + INTERVAL
+        wait = (next_start - now).total_seconds() + FEED_DELAY_S
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), wait)
+        if stop.is_set():
+            return
+        await asyncio.to_thread(land_interval, hub, city, next_start - INTERVAL)
+        await asyncio.to_thread(refresh_bikes, hub, next_start)
+
+
+async def _land(writer: Writer, stop: asyncio.Event, every_s: float) -> None:
+    """Run the writer every `every_s` until stopped, then drain."""
+    while True:
+        handled = await writer.step()
+        if stop.is_set():
+            if handled == 0:
+                return
+            continue
+        if handled < writer.batch_size:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), every_s)
+
+
+async def _start_fleet(config: LiveConfig, gateway_port: int, seed: int) -> asyncio.subprocess.Process:
+    ramp_s = min(config.ramp_s, config.report_every_s)
+    return await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "dthub.demo.terminals",
+        "--host", config.host, "--port", str(gateway_port), "--vehicles", str(config.vehicles),
+        "--seed", str(seed), "--report-every-s", str(config.report_every_s), "--ramp-s", str(ramp_s),
+    )  # fmt: skip
+
+
+async def _stop_fleet(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(process.wait(), 10)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+
+
+def _server(app: object, config: LiveConfig) -> Any:
+    """uvicorn's server, leaving Ctrl-C to `serve` (uvicorn would raise it again once it stopped)."""
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Generator[None, None, None]:
+            yield
+
+    return Server(uvicorn.Config(app, host=config.host, port=config.port, log_level="warning"))  # type: ignore[arg-type]
+
+
+async def serve(
+    settings: Settings,
+    domains: Sequence[Domain],
+    city: DemoCity,
+    config: LiveConfig,
+    *,
+    announce: Callable[[int], None] = lambda _port: None,
+) -> None:
+    """Serve the demo until Ctrl-C or SIGTERM; `announce(gateway_port)` once everything listens."""
+    from dthub.api import create_app
+
+    app = create_app(settings, domains)
+    hub: Hub = app.state.hub
+    bus = connect_bus(settings.bus_url)
+    known = vehicle_registry.load(hub.store)
+    gateway = Gateway(bus, known)
+    gateway_port = await gateway.start(config.host, config.gateway_port)
+    writer = Writer(hub, bus, known, batch_size=5_000)
+    stop = asyncio.Event()
+    server = _server(app, config)
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, lambda: setattr(server, "should_exit", True))
+    tasks = [
+        asyncio.create_task(_land(writer, stop, config.land_every_s)),
+        asyncio.create_task(_feed_detectors(hub, city, stop)),
+    ]
+    fleet = await _start_fleet(config, gateway_port, city.seed)
+    announce(gateway_port)
+    try:
+        await server.serve()
+    finally:
+        await _stop_fleet(fleet)
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await gateway.close()
+        await bus.close()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
