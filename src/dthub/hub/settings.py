@@ -93,6 +93,56 @@ class Settings(BaseSettings):
             "the forecast registry issues its next forecasts); 0 turns the scheduled job off."
         ),
     )
+    vehicles_idle_timeout_s: float = Field(
+        default=180.0,
+        gt=0,
+        description="JT/T 808 gateway: close a connection with no complete frame this long.",
+    )
+    vehicles_write_timeout_s: float = Field(
+        default=10.0,
+        gt=0,
+        description="JT/T 808 gateway: close a connection that does not take a reply this long.",
+    )
+    vehicles_max_connections: int = Field(
+        default=20_000, gt=0, description="JT/T 808 gateway: most terminal connections open at once."
+    )
+    vehicles_max_frame_bytes: int = Field(
+        default=2_094,
+        ge=3,
+        description="JT/T 808 gateway: longest frame, bytes on the wire (escaped, flags).",
+    )
+    vehicles_package_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="JT/T 808 gateway: give up (quarantine) a subpackaged message silent this long.",
+    )
+    vehicles_publish_batch: int = Field(
+        default=256, gt=0, description="JT/T 808 gateway: most frames in one bus message."
+    )
+    vehicles_max_unpublished: int = Field(
+        default=50_000,
+        gt=0,
+        description="JT/T 808 gateway: frames waiting for the bus before connections wait (backpressure).",
+    )
+    vehicles_offline_every_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Vehicle writer: seconds between sweeps for vehicles silent in service.",
+    )
+    vehicles_rules_file: Path | None = Field(
+        default=None,
+        description=(
+            "JSON file of the vehicle supervision rules (limits per vehicle class, night window, drift, "
+            "offline, route deviation, geofences; `dthub.domains.vehicles.config`). Default: the reference."
+        ),
+    )
+    vehicles_routes_file: Path | None = Field(
+        default=None,
+        description=(
+            "GeoJSON FeatureCollection of the assigned routes of fixed-route vehicles: LineString features "
+            "with a `phone` or `plate` property. Default: none."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
 

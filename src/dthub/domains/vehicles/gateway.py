@@ -6,12 +6,22 @@ deregistration (0x0003) and every other uplink with the platform general respons
 terminal response is not answered). A location report (0x0200, 0x0704) is acknowledged with result 0 only
 after `bus.publish` returned, i.e. once the bus holds it: a gateway that dies loses no acknowledged report.
 
+Subpackaged uplinks (分包, header bit 13) are joined per connection by a `Reassembler`: each package is
+answered with 0x8001 as it arrives, the last one only once the whole message is on the bus (published
+with all its package frames); a message whose packages stop coming for `package_timeout_s` is given up,
+counted and published as refused (`jt808.packages_dropped`), so it lands in quarantine.
+
+Publishing is batched: the frames every connection hands over while the event loop turns go to the bus
+as one message of up to `publish_batch` JSON lines, and each connection acknowledges its reports when
+the message holding them is published. At most `max_unpublished` frames wait for the bus; past that the
+connections wait (backpressure), and a connection's next read waits until its frames are published, so a
+slow bus slows the terminals (TCP flow control), not memory.
+
 Bad bytes never poison a connection: each refusal of the splitter or the codec is counted by reason and
 published as a `refused` message, which the writer quarantines; the frames after it are read as usual.
 Connections are shed when idle (no complete frame for `idle_timeout_s`: dead, half-open or dripping one
-byte at a time), when a reply cannot be written within `write_timeout_s` (a reader too slow), or when
-`max_connections` are open. Backpressure: a connection's frames are handled in order and its next read
-waits until they are published, so a slow bus slows the terminals (TCP flow control), not memory.
+byte at a time; one watchdog task checks every connection, no timer per read), when a reply cannot be
+written within `write_timeout_s` (a reader too slow), or when `max_connections` are open.
 """
 
 from __future__ import annotations
@@ -24,6 +34,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 from dthub.domains.vehicles.jt808 import (
     Authenticate,
@@ -35,7 +46,9 @@ from dthub.domains.vehicles.jt808 import (
     Heartbeat,
     LocationReport,
     Message,
+    Packet,
     PlatformResponse,
+    Reassembler,
     Register,
     RegisterResponse,
     RegisterResult,
@@ -44,16 +57,21 @@ from dthub.domains.vehicles.jt808 import (
     decode,
     encode,
 )
+from dthub.domains.vehicles.jt808.splitter import MAX_FRAME_BYTES
 from dthub.domains.vehicles.registry import Vehicle
 from dthub.hub.bus import Bus
 
+if TYPE_CHECKING:
+    from dthub.hub.settings import Settings
+
 STREAM = "vehicles.jt808"
 """Bus stream of the frames the gateway accepted or refused."""
+REPORTS = (LocationReport.MESSAGE_ID, BatchLocationReport.MESSAGE_ID)
 
 
 @dataclass(frozen=True, kw_only=True)
 class GatewayConfig:
-    """Limits of the gateway."""
+    """Limits of the gateway (settings `DTHUB_VEHICLES_*`, see `from_settings`)."""
 
     idle_timeout_s: float = 180.0
     """A connection with no complete frame for this long is closed (3 × the usual 60 s heartbeat)."""
@@ -62,7 +80,31 @@ class GatewayConfig:
     max_connections: int = 20_000
     read_bytes: int = 65_536
     """Most bytes read from a connection at once."""
+    max_frame_bytes: int = MAX_FRAME_BYTES
+    """Longer runs without a flag are refused (`jt808.frame_too_long`) and skipped."""
+    package_timeout_s: float = 60.0
+    """⚠️ A subpackaged message with no new package for this long is given up (quarantined)."""
+    max_package_bytes: int = 1 << 20
+    """Most bytes of unfinished subpackaged messages held per connection; the oldest are given up."""
+    publish_batch: int = 256
+    """Most frames in one bus message."""
+    max_unpublished: int = 50_000
+    """Most frames waiting for the bus across all connections before connections wait (backpressure)."""
     stream: str = STREAM
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **overrides: float | int | str) -> GatewayConfig:
+        """The limits from the hub's settings (`DTHUB_VEHICLES_*`), `overrides` taking precedence."""
+        values: dict[str, float | int | str] = {
+            "idle_timeout_s": settings.vehicles_idle_timeout_s,
+            "write_timeout_s": settings.vehicles_write_timeout_s,
+            "max_connections": settings.vehicles_max_connections,
+            "max_frame_bytes": settings.vehicles_max_frame_bytes,
+            "package_timeout_s": settings.vehicles_package_timeout_s,
+            "publish_batch": settings.vehicles_publish_batch,
+            "max_unpublished": settings.vehicles_max_unpublished,
+        }
+        return cls(**{**values, **overrides})  # type: ignore[arg-type]
 
 
 @dataclass
@@ -73,17 +115,25 @@ class GatewayStats:
     open: int = 0
     frames: int = 0
     published: int = 0
+    """Frames (and whole subpackaged messages) put on the bus."""
+    bus_messages: int = 0
+    """Bus messages they went in (batches)."""
     acknowledged: int = 0
+    reassembled: int = 0
     refused: Counter[str] = field(default_factory=Counter)
     shed: Counter[str] = field(default_factory=Counter)
     """Connections closed by the gateway: idle, slow, over_capacity."""
 
 
-@dataclass
+@dataclass(eq=False)
 class _Session:
+    reassembler: Reassembler
+    writer: asyncio.StreamWriter
     phone: str | None = None
     authenticated: bool = False
     serial: int = 0
+    last_frame: float = field(default_factory=time.monotonic)
+    shed: bool = False
 
     def next_serial(self) -> int:
         self.serial = (self.serial + 1) & 0xFFFF
@@ -92,6 +142,62 @@ class _Session:
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+class _Publisher:
+    """Gathers lines from every connection into bus messages of up to `batch` lines."""
+
+    def __init__(self, bus: Bus, stream: str, *, batch: int, bound: int, stats: GatewayStats) -> None:
+        self.bus, self.stream, self.batch, self.bound, self.stats = bus, stream, batch, bound, stats
+        self.lines: list[str] = []
+        self.done: asyncio.Future[None] | None = None
+        self._ready: list[tuple[list[str], asyncio.Future[None]]] = []
+        self.flushing: asyncio.Task[None] | None = None
+        self.room = asyncio.Event()
+        self.room.set()
+
+    async def put(self, line: str) -> asyncio.Future[None]:
+        """Queue a line; the future is done once the bus holds it (or fails with the bus's error)."""
+        while len(self.lines) >= self.bound:
+            self.room.clear()
+            await self.room.wait()
+        if self.done is None:
+            self.done = asyncio.get_running_loop().create_future()
+        self.lines.append(line)
+        done = self.done
+        if len(self.lines) >= self.batch:
+            self._cut()
+        if self.flushing is None:
+            self.flushing = asyncio.create_task(self._flush())
+        return done
+
+    def _cut(self) -> None:
+        """Close the open batch: later lines go to a new one."""
+        assert self.done is not None
+        self._ready.append((self.lines, self.done))
+        self.lines, self.done = [], None
+
+    async def _flush(self) -> None:
+        try:
+            while True:
+                await asyncio.sleep(0)  # let the other connections of this turn add their lines
+                if self.lines:
+                    self._cut()
+                if not self._ready:
+                    return
+                batches, self._ready = self._ready, []
+                for lines, done in batches:
+                    try:
+                        await self.bus.publish(self.stream, {"line": "\n".join(lines)})
+                    except Exception as error:  # handed to every waiting connection
+                        done.set_exception(error)
+                        continue
+                    self.stats.published += len(lines)
+                    self.stats.bus_messages += 1
+                    done.set_result(None)
+                self.room.set()
+        finally:
+            self.flushing = None
 
 
 class Gateway:
@@ -105,10 +211,17 @@ class Gateway:
         self.stats = GatewayStats()
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
+        self._sessions: set[_Session] = set()
+        self._watchdog: asyncio.Task[None] | None = None
+        self._publisher = _Publisher(
+            bus, self.config.stream, batch=self.config.publish_batch, bound=self.config.max_unpublished,
+            stats=self.stats,
+        )  # fmt: skip
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen; return the port (a free one when `port` is 0)."""
         self._server = await asyncio.start_server(self._connection, host, port)
+        self._watchdog = asyncio.create_task(self._watch())
         bound: int = self._server.sockets[0].getsockname()[1]
         return bound
 
@@ -116,11 +229,33 @@ class Gateway:
         """Stop listening and close every connection."""
         if self._server is not None:
             self._server.close()
+        if self._watchdog is not None:
+            self._watchdog.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._watchdog is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watchdog
+        if self._publisher.flushing is not None:
+            await asyncio.gather(self._publisher.flushing, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+
+    async def _watch(self) -> None:
+        """Shed idle connections; give up subpackaged messages whose packages stopped coming."""
+        every = min(1.0, self.config.idle_timeout_s / 5, self.config.package_timeout_s / 5)
+        while True:
+            await asyncio.sleep(every)
+            now = time.monotonic()
+            for session in list(self._sessions):
+                if not session.shed and now - session.last_frame > self.config.idle_timeout_s:
+                    session.shed = True
+                    self.stats.shed["idle"] += 1
+                    session.writer.transport.abort()
+                elif session.reassembler.pending_bytes:
+                    for dropped in session.reassembler.expire(now=now):
+                        await self._refuse(dropped, session)
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
@@ -128,40 +263,57 @@ class Gateway:
         self._tasks.add(task)
         self.stats.connections += 1
         self.stats.open += 1
+        session = _Session(
+            Reassembler(
+                timeout_s=self.config.package_timeout_s, max_pending_bytes=self.config.max_package_bytes
+            ),
+            writer,
+        )
         try:
             if self.stats.open > self.config.max_connections:
                 self.stats.shed["over_capacity"] += 1
                 return
-            await self._serve(reader, writer)
+            self._sessions.add(session)
+            await self._serve(reader, writer, session)
         except (ConnectionError, asyncio.IncompleteReadError):
             pass
         finally:
+            self._sessions.discard(session)
             self.stats.open -= 1
             self._tasks.discard(task)
             writer.close()
             with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
 
-    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        splitter = FrameSplitter()
-        session = _Session()
-        last_frame = time.monotonic()
+    async def _serve(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: _Session
+    ) -> None:
+        splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
         while True:
-            left = self.config.idle_timeout_s - (time.monotonic() - last_frame)
-            try:
-                data = await asyncio.wait_for(reader.read(self.config.read_bytes), max(left, 0.0))
-            except TimeoutError:
-                self.stats.shed["idle"] += 1
+            data = await reader.read(self.config.read_bytes)
+            if session.shed:
                 return
             pieces = splitter.feed(data) if data else splitter.close()
+            replies: list[bytes] = []
+            waits: list[asyncio.Future[None]] = []
+            reports = 0
             for piece in pieces:
                 if isinstance(piece, FrameError):
                     await self._refuse(piece, session)
                     continue
-                last_frame = time.monotonic()
-                reply = await self._frame(piece, session)
+                session.last_frame = time.monotonic()
+                reply, published = await self._frame(piece, session)
+                if published is not None:
+                    reports += 1
+                    if not waits or waits[-1] is not published:
+                        waits.append(published)
                 if reply is not None:
-                    writer.write(reply)
+                    replies.append(reply)
+            for published in waits:
+                await published  # acknowledge only what the bus holds
+            self.stats.acknowledged += reports
+            if replies:
+                writer.write(b"".join(replies))
             if not data:
                 return
             if writer.transport.get_write_buffer_size():
@@ -181,21 +333,26 @@ class Gateway:
             "phone": session.phone,
             "received_at": _now().isoformat(),
         }
-        await self.bus.publish(self.config.stream, {"line": json.dumps(line, ensure_ascii=False)})
+        await self._publisher.put(json.dumps(line, ensure_ascii=False))
 
-    async def _frame(self, frame: bytes, session: _Session) -> bytes | None:
+    async def _frame(
+        self, frame: bytes, session: _Session
+    ) -> tuple[bytes | None, asyncio.Future[None] | None]:
+        """The reply to one frame, and the publication its acknowledgement waits for."""
         self.stats.frames += 1
         try:
             packet = decode(frame)
         except FrameError as error:
             await self._refuse(error, session)
-            return None
+            return None, None
         header, message = packet.header, packet.message
+        if header.package_total is not None:
+            return await self._package(frame, packet, session)
         if isinstance(message, TerminalResponse):
-            return None
+            return None, None
         if isinstance(message, Register):
-            return self._reply(header, session, self._register(header, message, session))
-        result = Result.SUCCESS
+            return self._reply(header, session, self._register(header, message, session)), None
+        result, published = Result.SUCCESS, None
         if isinstance(message, Authenticate):
             vehicle = self.vehicles.get(header.phone)
             session.phone = header.phone
@@ -205,13 +362,39 @@ class Gateway:
             if not session.authenticated or header.phone != session.phone:
                 result = Result.FAILURE
             else:
-                await self._publish(frame, header.phone)
-                self.stats.acknowledged += 1
+                published = await self._publish({"frame": frame.hex()}, header.phone)
         elif isinstance(message, Deregister):
             session.authenticated = False
         elif not isinstance(message, Heartbeat):
             result = Result.UNSUPPORTED
-        return self._reply(header, session, PlatformResponse(header.serial, header.message_id, result))
+        reply = PlatformResponse(header.serial, header.message_id, result)
+        return self._reply(header, session, reply), published
+
+    async def _package(
+        self, frame: bytes, packet: Packet, session: _Session
+    ) -> tuple[bytes | None, asyncio.Future[None] | None]:
+        """One package of a subpackaged message: answered as it comes; the last once the message is on
+        the bus. Packages of reports need an authenticated terminal; others are joined and answered."""
+        header = packet.header
+        reply = PlatformResponse(header.serial, header.message_id, Result.SUCCESS)
+        if header.message_id in REPORTS and (not session.authenticated or header.phone != session.phone):
+            reply = PlatformResponse(header.serial, header.message_id, Result.FAILURE)
+            return self._reply(header, session, reply), None
+        joined = session.reassembler.add(packet, now=time.monotonic(), frame=frame)
+        for dropped in joined.dropped:
+            await self._refuse(dropped, session)
+        if joined.refused is not None:
+            await self._refuse(joined.refused, session)
+            reply = PlatformResponse(header.serial, header.message_id, Result.MESSAGE_ERROR)
+            return self._reply(header, session, reply), None
+        published = None
+        if joined.packet is not None:
+            self.stats.reassembled += 1
+            if isinstance(joined.packet.message, LocationReport | BatchLocationReport):
+                published = await self._publish({"frames": [f.hex() for f in joined.frames]}, header.phone)
+            elif not isinstance(joined.packet.message, Heartbeat):
+                reply = PlatformResponse(header.serial, header.message_id, Result.UNSUPPORTED)
+        return self._reply(header, session, reply), published
 
     def _register(self, header: Header, message: Register, session: _Session) -> RegisterResponse:
         vehicle = self.vehicles.get(header.phone)
@@ -232,16 +415,15 @@ class Gateway:
         )
         return encode(header, message)
 
-    async def _publish(self, frame: bytes, phone: str) -> None:
+    async def _publish(self, frames: dict[str, object], phone: str) -> asyncio.Future[None]:
         vehicle = self.vehicles.get(phone)
         line = {
             "kind": "frame",
-            "frame": frame.hex(),
+            **frames,
             "received_at": _now().isoformat(),
             "plate": vehicle.plate if vehicle else None,
             "plate_colour": vehicle.plate_colour if vehicle else None,
             "vehicle_class": vehicle.vehicle_class if vehicle else None,
             "enterprise": vehicle.enterprise if vehicle else None,
         }
-        await self.bus.publish(self.config.stream, {"line": json.dumps(line, ensure_ascii=False)})
-        self.stats.published += 1
+        return await self._publisher.put(json.dumps(line, ensure_ascii=False))

@@ -1,7 +1,8 @@
 """Gateway messages on the bus (JSON lines) -> `vehicles.location_reports`; alarms -> `vehicles.alarms`.
 
-The gateway publishes one message per frame it received: `{"kind": "frame", "frame": <hex, flags
-included>, "received_at": ISO 8601, "phone", "plate", "plate_colour", "vehicle_class", "enterprise"}`, or
+The gateway publishes one line per frame it received: `{"kind": "frame", "frame": <hex, flags
+included>, "received_at": ISO 8601, "phone", "plate", "plate_colour", "vehicle_class", "enterprise"}` (a
+subpackaged message: `"frames"`, its package frames in order, instead of `"frame"`), or
 for bytes it refused `{"kind": "refused", "reason", "detail", "raw": <hex>, "received_at"}`. The writer
 joins a batch of them, one per line. A 0x0200 frame gives one row, a 0x0704 frame one row per report; a
 refused message, a frame that does not decode (`jt808.*`), a line that is no such JSON
@@ -11,13 +12,22 @@ refused message, a frame that does not decode (`jt808.*`), a line that is no suc
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, ClassVar
 
 import pyarrow as pa
 
 from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
-from dthub.domains.vehicles.jt808 import BatchLocationReport, FrameError, LocationReport, decode
+from dthub.domains.vehicles.jt808 import (
+    BatchLocationReport,
+    Fragment,
+    FrameError,
+    LocationReport,
+    Packet,
+    decode,
+    decode_body,
+)
 from dthub.hub.adapter import LOCATION, LineText, Parsed, Rejected
 
 
@@ -27,6 +37,19 @@ def _lines(data: bytes) -> list[tuple[int, str]]:
         for number, raw in enumerate(data.split(b"\n"), start=1)
         if (line := raw.rstrip(b"\r").decode("utf-8", "replace")).strip()
     ]
+
+
+def joined(frames: list[bytes]) -> Packet:
+    """The message of a subpackaged uplink from all its package frames, in sequence order (分包合并)."""
+    packets = [decode(frame) for frame in frames]
+    first = packets[0].header
+    total = first.package_total
+    sequence = [p.header.package_seq for p in packets]
+    if total is None or sequence != list(range(1, total + 1)):
+        raise ValueError(f"packages {sequence} are not 1..{total}")
+    body = b"".join(p.message.body for p in packets if isinstance(p.message, Fragment))
+    header = replace(first, package_total=None, package_seq=None)
+    return Packet(header, decode_body(header, body), packets[0].lenient)
 
 
 def _table(rows: list[dict[str, Any]], schema: pa.Schema, locations: list[int]) -> pa.Table:
@@ -66,7 +89,10 @@ class GatewayFrames(_JsonLines):
                         )
                     )
                     continue
-                packet = decode(bytes.fromhex(message["frame"]))
+                if "frames" in message:
+                    packet = joined([bytes.fromhex(frame) for frame in message["frames"]])
+                else:
+                    packet = decode(bytes.fromhex(message["frame"]))
                 at = datetime.fromisoformat(message["received_at"])
             except FrameError as error:
                 rejected.append(Rejected(reason=error.reason, detail=error.detail, location=number, raw=line))

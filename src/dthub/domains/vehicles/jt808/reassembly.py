@@ -34,6 +34,7 @@ class _Pending:
     lenient: str | None
     last_seen: float
     parts: dict[int, bytes] = field(default_factory=dict)
+    frames: dict[int, bytes] = field(default_factory=dict)
     size: int = 0
 
 
@@ -45,6 +46,8 @@ class Reassembly:
     packet: Packet | None
     dropped: tuple[PackagesDropped, ...] = ()
     refused: FrameError | None = None
+    frames: tuple[bytes, ...] = ()
+    """The package frames of the completed message in sequence order, as given to `add` (if given)."""
 
 
 class Reassembler:
@@ -62,8 +65,9 @@ class Reassembler:
     def pending_bytes(self) -> int:
         return self._pending_bytes
 
-    def add(self, packet: Packet, *, now: float) -> Reassembly:
-        """Take one decoded packet; a packet that is not subpackaged comes straight back out.
+    def add(self, packet: Packet, *, now: float, frame: bytes | None = None) -> Reassembly:
+        """Take one decoded packet (and its `frame`, to be given back with the whole message); a packet
+        that is not subpackaged comes straight back out.
 
         The whole message is decoded with the first package's header (package fields cleared); a joined
         body that does not decode comes back as `refused`, its `FrameError` holding the body as raw.
@@ -82,7 +86,11 @@ class Reassembler:
         if group is None:
             group = self._groups[key] = _Pending(first=header, lenient=packet.lenient, last_seen=now)
         body = packet.message.body
-        grown = len(body) - len(group.parts.get(seq, b""))
+        grown = (
+            len(body) - len(group.parts.get(seq, b"")) + len(frame or b"") - len(group.frames.get(seq, b""))
+        )
+        if frame is not None:
+            group.frames[seq] = frame
         self._pending_bytes += grown
         group.size += grown
         group.parts[seq] = body
@@ -99,7 +107,8 @@ class Reassembler:
             except FrameError as error:
                 error.raw = whole
                 return Reassembly(None, dropped, error)
-            return Reassembly(Packet(first, message, group.lenient), dropped)
+            frames = tuple(group.frames[n] for n in range(1, total + 1) if n in group.frames)
+            return Reassembly(Packet(first, message, group.lenient), dropped, frames=frames)
         while self._pending_bytes > self.max_pending_bytes and self._groups:
             oldest = next(iter(self._groups))
             dropped += (self._drop(oldest, f"pending bytes over {self.max_pending_bytes}"),)
