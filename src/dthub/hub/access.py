@@ -29,6 +29,8 @@ from enum import StrEnum
 from typing import Any
 
 import ibis
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import select
@@ -40,7 +42,7 @@ from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.identity import Consumer, Role
 from dthub.hub.identity_tables import GrantRow
-from dthub.hub.masking import coarsen_point, consumer_key, mask_array, pseudonym_array
+from dthub.hub.masking import coarsen_points, consumer_key, mask_array, pseudonym_array
 from dthub.hub.pii import PiiKind
 from dthub.hub.settings import Settings
 from dthub.hub.store import Store
@@ -240,24 +242,23 @@ def apply(
     ]
     out = rows.select(names)
     points = spec.point_columns
-    coarse: dict[str, list[float | None]] = {}
+    coarse: dict[str, pa.Array] = {}
     if points is not None and all(
         decision.fields.get(c) is Treatment.MASKED and c in out.column_names for c in points
     ):
-        snapped = [
-            coarsen_point(lon, lat, grid_m=grid_m) if lon is not None and lat is not None else None
-            for lon, lat in zip(out[points[0]].to_pylist(), out[points[1]].to_pylist(), strict=True)
-        ]
-        coarse[points[0]] = [cell[0] if cell else None for cell in snapped]
-        coarse[points[1]] = [cell[1] if cell else None for cell in snapped]
+        lons, lats = (_floats(out[c]) for c in points)
+        snapped = coarsen_points(lons, lats, grid_m=grid_m)
+        for name, values in zip(points, snapped, strict=True):
+            coarse[name] = pa.array(values, mask=np.isnan(values), type=out.schema.field(name).type)
     for index, name in enumerate(out.column_names):
         if decision.fields.get(name) is not Treatment.MASKED:
             continue
         kind = spec.pii_kinds[name]
         column: pa.Array | pa.ChunkedArray
         if kind is PiiKind.LOCATION:
-            masked_values: list[Any] = coarse.get(name) or [_round(v) for v in out[name].to_pylist()]
-            column = pa.array(masked_values, type=out.schema.field(name).type)
+            column = coarse.get(name) or pa.array(
+                [_round(v) for v in out[name].to_pylist()], type=out.schema.field(name).type
+            )
         elif pseudonym_key is not None and name in spec.pseudonymised_fields:
             column = pseudonym_array(kind, out[name], key=pseudonym_key)
         else:
@@ -270,6 +271,11 @@ def apply(
         floored = pc.floor_temporal(out[time], multiple=time_grid_min, unit="minute")
         out = out.set_column(index, out.schema.field(time), floored)
     return out
+
+
+def _floats(column: pa.Array | pa.ChunkedArray) -> npt.NDArray[np.float64]:
+    """A coordinate column as float64, NaN for nulls."""
+    return np.asarray(pc.fill_null(column.cast(pa.float64()), float("nan")).to_numpy(), dtype=np.float64)
 
 
 def _round(value: Any) -> float | None:

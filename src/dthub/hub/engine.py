@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -113,6 +113,25 @@ def to_arrow(expr: ibis.Expr) -> pa.Table:
     else:
         result = table.to_pyarrow()
     return result.rename_columns(schema.names).cast(schema)
+
+
+def to_arrow_batches(expr: ibis.Expr, rows_per_batch: int) -> Iterator[pa.Table]:
+    """Execute `expr` once and yield its result in tables of at most `rows_per_batch` rows, typed as
+    `to_arrow` types them. One ordered scan, however large the result: an export paged with OFFSET would
+    sort the whole dataset again for every page."""
+    table = expr.as_table()
+    schema = _utc_schema(table.schema().to_pyarrow())
+    backend = table._find_backend()
+    if backend.name == "pyspark":
+        # Spark hands its result to the driver whole (`toArrow`); its scale-out is the cluster's memory
+        for record_batch in to_arrow(table).to_batches(max_chunksize=rows_per_batch):
+            yield pa.Table.from_batches([record_batch])
+        return
+    # DuckDB's own streaming reader (Ibis 12's `to_pyarrow_batches` calls a cursor method DuckDB 2
+    # renamed); on the backend's connection itself, where the lake's views are
+    sql = str(ibis.to_sql(table, dialect="duckdb"))
+    for record_batch in backend.con.sql(sql).to_arrow_reader(rows_per_batch):
+        yield pa.Table.from_batches([record_batch]).rename_columns(schema.names).cast(schema)
 
 
 def _utc_schema(schema: pa.Schema) -> pa.Schema:

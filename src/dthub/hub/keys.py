@@ -27,7 +27,7 @@ from dthub.hub.crypto import (
     CryptoError,
     DataKey,
     MasterKey,
-    decrypt_field,
+    decrypt_fields,
     encrypt_field,
     new_data_key,
     rotate_master_key,
@@ -126,7 +126,7 @@ def decrypt_columns(hub: Hub, spec: DatasetSpec, rows: pa.Table) -> tuple[pa.Tab
         if key is None:
             raise MissingDataKey("crypto.no_data_key", f"{spec.id} holds encrypted values and no data key")
         bound = context(spec, column)
-        plain = [None if v is None else decrypt_field(v, key, context=bound) for v in values]
+        plain = decrypt_fields(values, key, context=bound)
         index = rows.schema.get_field_index(column)
         rows = rows.set_column(index, rows.schema.field(column), pa.array(plain, pa.string()))
     return rows, counts

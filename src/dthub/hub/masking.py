@@ -22,6 +22,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -217,16 +219,24 @@ def coarsen_point(lon: float, lat: float, *, grid_m: float) -> tuple[float, floa
     Rows are `grid_m` of latitude; each row's cells are `grid_m` of longitude at the row's middle, so cells
     keep their size in metres away from the equator. Junk (NaN, infinite, off the globe) gives None.
     """
+    lons, lats = coarsen_points(np.array([lon], dtype=float), np.array([lat], dtype=float), grid_m=grid_m)
+    return None if math.isnan(lons[0]) else (float(lons[0]), float(lats[0]))
+
+
+def coarsen_points(
+    lon: npt.NDArray[np.float64], lat: npt.NDArray[np.float64], *, grid_m: float
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """`coarsen_point` over columns: the cell centres, NaN where the point is junk (or NaN, for a null)."""
     if grid_m < 1:
         raise ValueError(f"grid_m={grid_m}; want at least 1 metre")
-    if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-        return None
+    with np.errstate(invalid="ignore"):
+        valid = np.isfinite(lon) & np.isfinite(lat) & (np.abs(lon) <= 180) & (np.abs(lat) <= 90)
+    lon, lat = np.where(valid, lon, 0.0), np.where(valid, lat, 0.0)
     lat_step = grid_m / METRES_PER_DEGREE
-    lat_mid = min(90.0, max(-90.0, (math.floor(lat / lat_step) + 0.5) * lat_step))
-    lat_mid = round(lat_mid, COORDINATE_DECIMALS)
-    lon_step = grid_m / (METRES_PER_DEGREE * max(math.cos(math.radians(lat_mid)), 1e-9))
-    lon_mid = min(180.0, max(-180.0, (math.floor(lon / lon_step) + 0.5) * lon_step))
-    return round(lon_mid, COORDINATE_DECIMALS), lat_mid
+    lat_mid = np.clip((np.floor(lat / lat_step) + 0.5) * lat_step, -90.0, 90.0).round(COORDINATE_DECIMALS)
+    lon_step = grid_m / (METRES_PER_DEGREE * np.maximum(np.cos(np.radians(lat_mid)), 1e-9))
+    lon_mid = np.clip((np.floor(lon / lon_step) + 0.5) * lon_step, -180.0, 180.0).round(COORDINATE_DECIMALS)
+    return np.where(valid, lon_mid, np.nan), np.where(valid, lat_mid, np.nan)
 
 
 def coarsen_time(at: datetime, *, minutes: int) -> datetime:

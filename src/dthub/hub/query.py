@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -301,20 +300,13 @@ def stream(
     key = access.pseudonym_key(hub.settings, consumer)
     try:
         con = hub.connect()
-        start, end = query.offset, query.offset + query.limit
-        while start < end:
-            size = min(EXPORT_CHUNK_ROWS, end - start)
-            chunk_query = dataclasses.replace(query, offset=start, limit=size)
-            rows = engine.to_arrow(expression(hub, con, spec, decision, chunk_query))
+        for rows in engine.to_arrow_batches(expression(hub, con, spec, decision, query), EXPORT_CHUNK_ROWS):
             rows, counts = keys.decrypt_columns(hub, spec, rows)
             for column, count in counts.items():
                 decrypted[column] += count
             masked = access.apply(decision, spec, rows, pseudonym_key=key)
             served += masked.num_rows
             yield masked
-            if rows.num_rows < size:
-                return
-            start += size
     finally:
         record_read(hub, consumer, spec, query, fmt=fmt, rows=served)
         record_decryption(hub, consumer, spec, decision, decrypted)
