@@ -18,6 +18,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -101,7 +102,9 @@ def test_the_city_lands_in_the_catalog_labelled_simulated(demo: Demo) -> None:
         assert by_id[dataset_id]["title_zh"].endswith(TITLE_ZH)
         assert by_id[dataset_id]["title_en"].endswith(TITLE_EN)
         assert "simulated" in by_id[dataset_id]["description"]
-    for dataset_id in ("roads.segments", "roads.detector_segments", "roads.detector_observations"):
+    landed = ("roads.segments", "roads.detector_segments", "roads.detector_observations",
+              "transit.stop_times", "transit.bike_stations", "transit.bike_station_status")  # fmt: skip
+    for dataset_id in landed:
         figures = by_id[dataset_id]["figures"]
         assert figures["rows"] > 0, dataset_id
         assert figures["open_quarantine"] == 0, (dataset_id, figures)
@@ -125,6 +128,22 @@ def test_vehicles_come_online_through_the_api(demo: Demo) -> None:
         demo.process,
     )
     assert later
+
+
+def test_a_trip_is_planned_on_the_simulated_metro_and_buses(demo: Demo) -> None:
+    wait_for(lambda: demo.get("/api/v1/datasets"), "catalog", demo.process)
+    day = (datetime.now(UTC) + timedelta(hours=8)).date().isoformat()
+    body = {"from_lat": 39.20, "from_lon": 117.20, "to_lat": 39.05, "to_lon": 117.20, "date": day,
+            "time": "08:00", "feeds": ["tianjin_simulated"]}  # fmt: skip
+    request = urllib.request.Request(
+        f"{demo.base}/api/v1/transit/plan", data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )  # fmt: skip
+    with urllib.request.urlopen(request, timeout=60) as answer:
+        itineraries = json.loads(answer.read())["plan"]["itineraries"]
+    assert itineraries
+    modes = {leg["mode"] for itinerary in itineraries for leg in itinerary["legs"]}
+    assert modes & {"SUBWAY", "BUS"}
 
 
 def test_ctrl_c_stops_the_server_the_gateway_and_the_fleet_cleanly(demo: Demo) -> None:

@@ -3,8 +3,13 @@
 Everything goes the way real data goes: the road network as a GeoJSON file through `geojson.segments`,
 the detector map and today's detector observations (from Beijing midnight, at least two hours) as CSV
 through `sim.detector_segments` and `sim.detector_5min`, the vehicles as a registry CSV through the
-registry import; the GTFS feed and the GBFS files are written for the planner and the console. Every
-source lies in `<home>/demo-city-simulated/`, so lineage names it as simulated too.
+registry import, the GTFS feed through the `gtfs.*` adapters into `transit.*`, the bike stations and their
+status as GBFS files through `gbfs.station_information` and `gbfs.station_status`. Every source lies in
+`<home>/demo-city-simulated/`, so lineage names it as simulated too.
+
+The trip planner reads feeds from `<DTHUB_REALDATA>/gtfs/` only, so the demo serves a view of the real data
+folder (`<home>/demo-realdata/`: links to each entry of the real one) in which `gtfs/tianjin_simulated` is
+the generated feed (`realdata_view`). Nothing is copied.
 """
 
 from __future__ import annotations
@@ -29,12 +34,15 @@ from dthub.demo.detectors import (
 )
 from dthub.demo.fleet import registry, registry_csv
 from dthub.domains.roads.ingest.geojson import GeojsonSegments
+from dthub.domains.transit.gbfs_ingest import GbfsStations, GbfsStationStatus
+from dthub.domains.transit.ingest.gtfs import ingest_feed
 from dthub.domains.vehicles import registry as vehicle_registry
 from dthub.domains.vehicles.registry import Vehicle
 from dthub.hub.core import Hub
 from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
 
 FOLDER = "demo-city-simulated"
+VIEW = "demo-realdata"
 MIN_BACKFILL = timedelta(hours=2)
 
 
@@ -73,6 +81,11 @@ def folder_of(hub: Hub) -> Path:
     return hub.settings.home / FOLDER
 
 
+def feed_folder(home: Path) -> Path:
+    """Where the demo's GTFS feed is written."""
+    return home / FOLDER / "gtfs" / gtfs.FEED_NAME
+
+
 def backfill_start(now: datetime) -> datetime:
     """Beijing midnight of today, or two hours before `now` if that is later."""
     local = now.astimezone(UTC) + BEIJING
@@ -98,9 +111,36 @@ def build(hub: Hub, city: DemoCity, *, now: datetime | None = None) -> Built:
     table.write_text(registry_csv(list(city.vehicles)), encoding="utf-8")
     count = vehicle_registry.save(hub.store, vehicle_registry.parse_csv(table.read_text(encoding="utf-8")))
     today = (now + BEIJING).date()
-    feed = gtfs.write_feed(folder / "gtfs" / gtfs.FEED_NAME, today)
+    feed = gtfs.write_feed(feed_folder(hub.settings.home), today)
+    batches += ingest_feed(hub, feed, feed=gtfs.FEED_NAME)
     bikes = gbfs.write_feed(folder / "gbfs", now)
+    batches.append(ingest_file(hub, GbfsStations(system=gbfs.SYSTEM_ID), bikes / "station_information.json"))
+    batches.append(ingest_file(hub, GbfsStationStatus(system=gbfs.SYSTEM_ID), bikes / "station_status.json"))
     return Built(batches=batches, vehicles=count, gtfs=feed, gbfs=bikes)
+
+
+def realdata_view(home: Path, realdata: Path, feed: Path) -> Path:
+    """`<home>/demo-realdata`: a link to each entry of `realdata`, and under `gtfs/` a link to each real
+    feed and `tianjin_simulated` to the demo feed. Made anew on each call."""
+    view = home / VIEW
+    gtfs_view = view / "gtfs"
+    for folder in (gtfs_view, view):
+        if folder.is_dir():
+            for entry in folder.iterdir():
+                if entry.is_symlink():
+                    entry.unlink()
+    gtfs_view.mkdir(parents=True, exist_ok=True)
+    real = realdata.resolve()
+    if real.is_dir():
+        for entry in real.iterdir():
+            if entry.name != "gtfs":
+                (view / entry.name).symlink_to(entry)
+        if (real / "gtfs").is_dir():
+            for entry in (real / "gtfs").iterdir():
+                if entry.name != gtfs.FEED_NAME:
+                    (gtfs_view / entry.name).symlink_to(entry)
+    (gtfs_view / gtfs.FEED_NAME).symlink_to(feed.resolve())
+    return view
 
 
 def land_lines(
@@ -122,6 +162,7 @@ def land_interval(hub: Hub, city: DemoCity, start: datetime) -> BatchResult:
     )
 
 
-def refresh_bikes(hub: Hub, now: datetime) -> Path:
-    """Rewrite the GBFS status for the interval holding `now`."""
-    return gbfs.write_feed(folder_of(hub) / "gbfs", now)
+def refresh_bikes(hub: Hub, now: datetime) -> BatchResult:
+    """Rewrite the GBFS files for the interval holding `now` and land the station status."""
+    folder = gbfs.write_feed(folder_of(hub) / "gbfs", now)
+    return ingest_file(hub, GbfsStationStatus(system=gbfs.SYSTEM_ID), folder / "station_status.json")

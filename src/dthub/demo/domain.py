@@ -22,6 +22,13 @@ FILLED = (
     "roads.detector_segments",
     "vehicles.location_reports",
     "vehicles.alarms",
+    "transit.stops",
+    "transit.routes",
+    "transit.trips",
+    "transit.stop_times",
+    "transit.calendar",
+    "transit.bike_stations",
+    "transit.bike_station_status",
 )
 """Datasets the demo city fills with simulated rows."""
 

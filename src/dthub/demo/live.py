@@ -5,8 +5,8 @@ fleet beside it, and the detector feed, until Ctrl-C.
 - The gateway listens on `host:gateway_port`; the writer lands what it publishes every `land_every_s`
   (so that the lake gets one file per few seconds, not one per report) and runs the supervision rules.
 - The fleet runs as a child process (`dthub.demo.terminals`), its terminals connecting over TCP.
-- The detector feed lands each 5-minute interval of observations when it ends (real time), and rewrites
-  the bike status.
+- The detector feed lands each 5-minute interval of observations when it ends (real time), and the bike
+  stations' status of the new interval.
 
 Ctrl-C (or SIGTERM) stops uvicorn; then the fleet is stopped, the writer drains the bus, the gateway closes.
 """
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from dthub.demo.build import DemoCity, land_interval, refresh_bikes
+from dthub.demo.build import DemoCity, feed_folder, land_interval, realdata_view, refresh_bikes
 from dthub.demo.detectors import INTERVAL, interval_start
 from dthub.domains.vehicles import registry as vehicle_registry
 from dthub.domains.vehicles.gateway import Gateway
@@ -116,10 +116,12 @@ async def serve(
     *,
     announce: Callable[[int], None] = lambda _port: None,
 ) -> None:
-    """Serve the demo until Ctrl-C or SIGTERM; `announce(gateway_port)` once everything listens."""
+    """Serve the demo until Ctrl-C or SIGTERM; `announce(gateway_port)` once everything listens. The
+    planner sees the real feeds and the demo's (`build.realdata_view`)."""
     from dthub.api import create_app
 
-    app = create_app(settings, domains)
+    view = realdata_view(settings.home, settings.realdata, feed_folder(settings.home))
+    app = create_app(settings.model_copy(update={"realdata": view}), domains)
     hub: Hub = app.state.hub
     bus = connect_bus(settings.bus_url)
     known = vehicle_registry.load(hub.store)
