@@ -56,7 +56,15 @@ def register(
     activate: bool = True,
 ) -> ForecastModelRow:
     """Save `model` as the next version of its name and record it; the active one unless `activate` is
-    false. The artefact is written first and removed again if the record cannot be committed."""
+    false. Under the lake's writer lock, so two registrations never pick the same version; the artefact is
+    written first and removed again if the record cannot be committed."""
+    with hub.writer():
+        return _register(hub, model, training, metrics, by=by, activate=activate)
+
+
+def _register(
+    hub: Hub, model: Forecaster, training: Training, metrics: dict[str, Any], *, by: str, activate: bool
+) -> ForecastModelRow:
     with hub.store.session() as session:
         latest = session.scalar(
             select(func.max(ForecastModelRow.version)).where(ForecastModelRow.name == model.name)
