@@ -3,8 +3,10 @@ fleet beside it, and the detector feed, until Ctrl-C.
 
 - uvicorn serves the app (console and API) on `host:port`.
 - The gateway listens on `host:gateway_port`; the writer lands what it publishes every `land_every_s`
-  (so that the lake gets one file per few seconds, not one per report) and runs the supervision rules.
-- The fleet runs as a child process (`dthub.demo.terminals`), its terminals connecting over TCP.
+  (so that the lake gets one file per few seconds, not one per report), runs the supervision rules and
+  sweeps for terminals gone silent.
+- The fleet runs as a child process (`dthub.demo.terminals`, started early by `start_fleet`), its
+  terminals connecting over TCP.
 - The detector feed lands each 5-minute interval of observations when it ends (real time), and the bike
   stations' status of the new interval.
 
@@ -16,7 +18,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -46,7 +51,7 @@ class LiveConfig:
     vehicles: int = 3_000
     report_every_s: float = 30.0
     ramp_s: float = 20.0
-    land_every_s: float = 3.0
+    land_every_s: float = 5.0
 
 
 async def _feed_detectors(hub: Hub, city: DemoCity, stop: asyncio.Event) -> None:
@@ -64,9 +69,14 @@ async def _feed_detectors(hub: Hub, city: DemoCity, stop: asyncio.Event) -> None
 
 
 async def _land(writer: Writer, stop: asyncio.Event, every_s: float) -> None:
-    """Run the writer every `every_s` until stopped, then drain."""
+    """Run the writer every `every_s` until stopped, then drain; sweep for silent terminals (offline
+    alarms) every `writer.offline_every_s`."""
+    last_sweep = time.monotonic()
     while True:
         handled = await writer.step()
+        if time.monotonic() - last_sweep >= writer.offline_every_s:
+            last_sweep = time.monotonic()
+            await asyncio.to_thread(writer.sweep)
         if stop.is_set():
             if handled == 0:
                 return
@@ -76,24 +86,37 @@ async def _land(writer: Writer, stop: asyncio.Event, every_s: float) -> None:
                 await asyncio.wait_for(stop.wait(), every_s)
 
 
-async def _start_fleet(config: LiveConfig, gateway_port: int, seed: int) -> asyncio.subprocess.Process:
+def gateway_port(config: LiveConfig) -> int:
+    """The configured gateway port, or a free one for 0 (chosen now, so the fleet can start early)."""
+    if config.gateway_port:
+        return config.gateway_port
+    with socket.socket() as probe:
+        probe.bind((config.host, 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_fleet(config: LiveConfig, port: int, seed: int) -> subprocess.Popen[bytes]:
+    """Start the fleet process; its terminals call once the gateway on `port` listens. Starting it before
+    the city is built lets its imports overlap the build."""
     ramp_s = min(config.ramp_s, config.report_every_s)
-    return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "dthub.demo.terminals",
-        "--host", config.host, "--port", str(gateway_port), "--vehicles", str(config.vehicles),
-        "--seed", str(seed), "--report-every-s", str(config.report_every_s), "--ramp-s", str(ramp_s),
+    return subprocess.Popen(
+        [sys.executable, "-m", "dthub.demo.terminals",
+         "--host", config.host, "--port", str(port), "--vehicles", str(config.vehicles),
+         "--seed", str(seed), "--report-every-s", str(config.report_every_s), "--ramp-s", str(ramp_s)],
     )  # fmt: skip
 
 
-async def _stop_fleet(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
+def stop_fleet(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, then SIGKILL after 10 s."""
+    if process.poll() is None:
         with contextlib.suppress(ProcessLookupError):
             process.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(process.wait(), 10)
-        except TimeoutError:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
             process.kill()
-            await process.wait()
+            process.wait()
 
 
 def _server(app: object, config: LiveConfig) -> Any:
@@ -114,10 +137,13 @@ async def serve(
     city: DemoCity,
     config: LiveConfig,
     *,
+    port: int,
+    fleet: subprocess.Popen[bytes],
     announce: Callable[[int], None] = lambda _port: None,
 ) -> None:
-    """Serve the demo until Ctrl-C or SIGTERM; `announce(gateway_port)` once everything listens. The
-    planner sees the real feeds and the demo's (`build.realdata_view`)."""
+    """Serve the demo until Ctrl-C or SIGTERM, the gateway on `port` for the `fleet` (`start_fleet`), then
+    stop the fleet; `announce(port)` once everything listens. The planner sees the real feeds and the
+    demo's (`build.realdata_view`)."""
     from dthub.api import create_app
 
     view = realdata_view(settings.home, settings.realdata, feed_folder(settings.home))
@@ -126,7 +152,7 @@ async def serve(
     bus = connect_bus(settings.bus_url)
     known = vehicle_registry.load(hub.store)
     gateway = Gateway(bus, known)
-    gateway_port = await gateway.start(config.host, config.gateway_port)
+    bound = await gateway.start(config.host, port)
     writer = Writer(hub, bus, known, batch_size=5_000)
     stop = asyncio.Event()
     server = _server(app, config)
@@ -137,12 +163,11 @@ async def serve(
         asyncio.create_task(_land(writer, stop, config.land_every_s)),
         asyncio.create_task(_feed_detectors(hub, city, stop)),
     ]
-    fleet = await _start_fleet(config, gateway_port, city.seed)
-    announce(gateway_port)
+    announce(bound)
     try:
         await server.serve()
     finally:
-        await _stop_fleet(fleet)
+        await asyncio.to_thread(stop_fleet, fleet)
         stop.set()
         await asyncio.gather(*tasks, return_exceptions=True)
         await gateway.close()

@@ -5,7 +5,8 @@ time), as its `Driver` moves; while silent it hangs up and calls again when the 
 gateway drops it, it calls again after a pause. Connections are spread over the first `ramp_s` seconds.
 
 Run beside the server as its own process (`python -m dthub.demo.terminals --port 7808 --vehicles 2000`),
-so that the terminals and the platform do not share one event loop; it stops on SIGINT or SIGTERM.
+so that the terminals and the platform do not share one event loop. It may start before the gateway: it
+waits for the port to accept connections, then calls. It stops on SIGINT or SIGTERM.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ async def drive(
                     break
         except (OSError, ConnectionError, TimeoutError):
             counts.failures += 1
+            if await _wait(stop, RETRY_S):
+                return
         finally:
             counts.connected -= 1
             await link.close()
@@ -88,6 +91,22 @@ async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     return stop.is_set()
 
 
+async def wait_for_gateway(host: str, port: int, stop: asyncio.Event, *, every_s: float = 0.25) -> bool:
+    """Wait until the gateway accepts a connection (one probe at a time); False when stopped first."""
+    while not stop.is_set():
+        try:
+            _reader, writer = await asyncio.open_connection(host, port)
+        except OSError:
+            if await _wait(stop, every_s):
+                return False
+            continue
+        writer.close()
+        with contextlib.suppress(ConnectionError):
+            await writer.wait_closed()
+        return True
+    return False
+
+
 async def run_fleet(
     host: str,
     port: int,
@@ -98,11 +117,13 @@ async def run_fleet(
     stop: asyncio.Event,
     ramp_s: float = 20.0,
 ) -> FleetCounts:
-    """Drive the first `vehicles` of the demo registry until `stop` is set."""
+    """Drive the first `vehicles` of the demo registry, once the gateway listens, until `stop` is set."""
     network = build_network()
-    start = datetime.now(UTC)
     counts = FleetCounts()
     fleet = registry(vehicles, seed=seed)
+    if not await wait_for_gateway(host, port, stop):
+        return counts
+    start = datetime.now(UTC)
     tasks = [
         asyncio.create_task(
             drive(
