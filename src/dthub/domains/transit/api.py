@@ -16,12 +16,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter
 from pydantic import Field
 
+from dthub.domains.transit.avl_api import avl_router
 from dthub.domains.transit.gtfs import read_feed
 from dthub.domains.transit.plan import plan as make_plan
 from dthub.domains.transit.timetable import Timetable, build_timetable
 from dthub.hub.web import INVALID_PARAMETERS, ApiProblem, HubDep, Model, answers
 
 router = APIRouter()
+router.include_router(avl_router, prefix="/avl")  # AVL operations analytics
 maas_router = APIRouter()
 
 FEED_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
