@@ -36,7 +36,8 @@ $(VENDOR)/.built: $(WEB)/package.json $(WEB)/package-lock.json
 
 vendor: $(VENDOR)/.built
 
-## make demo: install, build the demo on the embedded default, serve http://127.0.0.1:8000
+## make demo: install, build the Tianjin demo city (simulated) and the real PeMS sample on the embedded
+## default, serve it live at http://127.0.0.1:8000 (gateway, fleet, detectors) until Ctrl-C
 demo: install vendor
 	$(VENV)/bin/dthub demo
 
