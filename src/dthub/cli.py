@@ -578,6 +578,12 @@ def org_add(
     show.make_console().print(Text(f"已添加机构 Organisation added: {org_id} ({kind})."))
 
 
+ScopeOption = Annotated[
+    list[str] | None,
+    typer.Option(help="Datasets it may request, as patterns (repeat: --scope 'roads.*'). Default: all."),
+]
+
+
 @access_app.command("person-add")
 def person_add(
     person_id: Annotated[str, typer.Argument(metavar="ID", help="Login name.")],
@@ -586,12 +592,15 @@ def person_add(
     password: Annotated[str, typer.Option(prompt=True, hide_input=True, confirmation_prompt=True)],
     name: Annotated[str | None, typer.Option(help="Full name. Default: the login name.")] = None,
     org: OrgOption = None,
+    scope: ScopeOption = None,
 ) -> None:
-    """人员 Add a person who logs in with a password (stored as an argon2id hash)."""
+    """人员 Add a person who logs in with a password (stored as an argon2id hash).
+
+    A data steward decides the requests for the datasets in their scopes (`--scope 'vehicles.*'`)."""
     with open_hub(load_settings()) as hub, access_step():
         identity.add_person(
             hub.store, person_id, name=name or person_id, password=password, role=role,
-            clearance=clearance, organisation_id=org, by=CLI_ACTOR,
+            clearance=clearance, organisation_id=org, scopes=scope or ("*",), by=CLI_ACTOR,
         )  # fmt: skip
     show.make_console().print(Text(f"已添加人员 Person added: {person_id} ({role}, {clearance})."))
 
@@ -602,13 +611,15 @@ def app_add(
     clearance: ClearanceOption,
     name: Annotated[str | None, typer.Option(help="Full name. Default: the id.")] = None,
     org: OrgOption = None,
+    scope: ScopeOption = None,
     days: Annotated[int, typer.Option(min=1, help="Days the first API key lives.")] = identity.API_KEY_DAYS,
 ) -> None:
     """应用 Add an application and print its first API key, once."""
     with open_hub(load_settings()) as hub, access_step():
         identity.add_application(
-            hub.store, app_id, name=name or app_id, clearance=clearance, organisation_id=org, by=CLI_ACTOR
-        )
+            hub.store, app_id, name=name or app_id, clearance=clearance, organisation_id=org,
+            scopes=scope or ("*",), by=CLI_ACTOR,
+        )  # fmt: skip
         issued = identity.issue_key(hub.store, app_id, days=days, by=CLI_ACTOR)
     print_key(issued)
 

@@ -29,7 +29,10 @@ T = TypeVar("T")
 auth = APIRouter(prefix="/api/v1/auth", tags=["access"])
 router = APIRouter(prefix="/api/v1/access", tags=["access"])
 
-NOT_STEWARD = "You are not a data steward or an admin; `error` is `access.not_steward` (or `request.own`)."
+NOT_STEWARD = (
+    "You are not a data steward or an admin (`access.not_steward`), not this dataset's steward"
+    " (`access.not_its_steward`), or the request is your own (`request.own`)."
+)
 CONFLICT = "The request is not in the status this step needs; `error` is `request.not_pending` or similar."
 
 
@@ -167,13 +170,17 @@ def file_request(hub: HubDep, consumer: ConsumerDep, body: RequestIn) -> AccessR
     summary="List access requests",
     response_model=list[AccessRequest],
     responses=answers(
-        "Your requests, or every request for a steward, newest first.", unauthorised=UNAUTHORISED
+        "Your requests, and those for the datasets you steward, newest first.", unauthorised=UNAUTHORISED
     ),
 )
 def list_requests(hub: HubDep, consumer: ConsumerDep) -> list[AccessRequest]:
-    """A steward or admin sees every request; anyone else their own."""
+    """An admin sees every request, a steward those for the datasets in their scopes, anyone their own."""
     mine = None if consumer.role in access_requests.STEWARDS else consumer.actor
-    return [_request(row) for row in access_requests.requests(hub, consumer=mine)]
+    return [
+        _request(row)
+        for row in access_requests.requests(hub, consumer=mine)
+        if row.consumer == consumer.actor or access_requests.stewards(consumer, row.dataset_id)
+    ]
 
 
 RequestId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="Access request id.")]
@@ -199,7 +206,7 @@ def step_answers(ok: str) -> dict[int | str, dict[str, Any]]:
     responses=step_answers("The request, approved."),
 )
 def approve(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: NoteIn) -> AccessRequest:
-    """A data steward approves a pending request with a note; audited."""
+    """The dataset's steward (or an admin) approves a pending request with a note; audited."""
     return _request(
         _run(lambda: access_requests.decide(hub, request_id, consumer, approve=True, note=body.note))
     )
@@ -212,7 +219,7 @@ def approve(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: Not
     responses=step_answers("The request, rejected."),
 )
 def reject(hub: HubDep, consumer: ConsumerDep, request_id: RequestId, body: NoteIn) -> AccessRequest:
-    """A data steward rejects a pending request with a note; audited."""
+    """The dataset's steward (or an admin) rejects a pending request with a note; audited."""
     return _request(
         _run(lambda: access_requests.decide(hub, request_id, consumer, approve=False, note=body.note))
     )
@@ -233,12 +240,18 @@ def provision(hub: HubDep, consumer: ConsumerDep, request_id: RequestId) -> Gran
     "/grants",
     summary="List grants",
     response_model=list[Grant],
-    responses=answers("Your grants, or every grant for a steward, newest first.", unauthorised=UNAUTHORISED),
+    responses=answers(
+        "Your grants, and those on the datasets you steward, newest first.", unauthorised=UNAUTHORISED
+    ),
 )
 def list_grants(hub: HubDep, consumer: ConsumerDep) -> list[Grant]:
-    """A steward or admin sees every grant; anyone else their own."""
+    """An admin sees every grant, a steward those on the datasets in their scopes, anyone their own."""
     mine = None if consumer.role in access_requests.STEWARDS else consumer.actor
-    return [_grant(row) for row in access_requests.grants(hub, consumer=mine)]
+    return [
+        _grant(row)
+        for row in access_requests.grants(hub, consumer=mine)
+        if row.consumer == consumer.actor or access_requests.stewards(consumer, row.dataset_id)
+    ]
 
 
 @router.post(

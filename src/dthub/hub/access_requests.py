@@ -1,6 +1,9 @@
 """Access requests (数据申请): requested with a purpose and an expiry, approved or rejected by a data steward
 with a note, then provisioned as a grant that expires; a grant can be revoked. Each step is a row of
 `access_requests` / `grants` and an audit entry (`grant`, or `revoke`).
+
+A dataset's stewards (数据管理员) are the data stewards whose scopes hold it: `--scope 'vehicles.*'` makes
+the steward of the vehicle datasets, who decides, provisions and revokes only those; an admin decides any.
 """
 
 from __future__ import annotations
@@ -70,12 +73,13 @@ def request(
 
 
 def decide(hub: Hub, request_id: int, steward: Consumer, *, approve: bool, note: str) -> AccessRequestRow:
-    """Approve or reject a pending request, as a data steward or an admin, with a note."""
+    """Approve or reject a pending request, as the dataset's steward or an admin, with a note."""
     _must_steward(steward)
     if not note.strip():
         raise Invalid("request.no_note", "say why")
     with hub.store.session() as session:
         row = _get(session, request_id)
+        _must_steward(steward, row.dataset_id)
         if row.status != "pending":
             raise AccessError("request.not_pending", f"request {request_id} is {row.status}")
         if row.consumer == steward.actor:
@@ -91,6 +95,7 @@ def provision(hub: Hub, request_id: int, by: Consumer) -> GrantRow:
     _must_steward(by)
     with hub.store.session() as session:
         row = _get(session, request_id)
+        _must_steward(by, row.dataset_id)
         if row.status != "approved":
             raise AccessError("request.not_approved", f"request {request_id} is {row.status}")
         grant = GrantRow(
@@ -113,6 +118,7 @@ def revoke(hub: Hub, grant_id: int, by: Consumer) -> GrantRow:
         grant = session.get(GrantRow, grant_id)
         if grant is None:
             raise NotFound("grant.not_found", f"no grant {grant_id}")
+        _must_steward(by, grant.dataset_id)
         if grant.revoked_at is None:
             grant.revoked_at = utcnow()
     detail = {"step": "revoke", "grant": grant_id, "consumer": grant.consumer}
@@ -139,9 +145,23 @@ def grants(hub: Hub, *, consumer: str | None = None) -> list[GrantRow]:
         return list(session.scalars(query))
 
 
-def _must_steward(consumer: Consumer) -> None:
+def stewards(consumer: Consumer, dataset_id: str) -> bool:
+    """Whether `consumer` decides requests for `dataset_id`: an admin, or a data steward scoped to it."""
+    if consumer.role is Role.ADMIN:
+        return True
+    return consumer.role is Role.DATA_STEWARD and any(
+        fnmatchcase(dataset_id, pattern) for pattern in consumer.scopes
+    )
+
+
+def _must_steward(consumer: Consumer, dataset_id: str | None = None) -> None:
     if consumer.role not in STEWARDS:
         raise Forbidden("access.not_steward", f"{consumer.actor} is not a data steward or an admin")
+    if dataset_id is not None and not stewards(consumer, dataset_id):
+        raise Forbidden(
+            "access.not_its_steward",
+            f"{consumer.actor} stewards {list(consumer.scopes)}, not {dataset_id}",
+        )
 
 
 def _get(session: Session, request_id: int) -> AccessRequestRow:
