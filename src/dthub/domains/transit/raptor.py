@@ -1,38 +1,46 @@
 """RAPTOR (Delling, Pajor, Werneck 2012): round-based public transit routing over a `Timetable`.
 
-Round k finds the earliest arrival at every stop with at most k rides. Each round is vectorised over
-every position (stop of a pattern) of the patterns that serve a stop improved in the round before:
-- one `searchsorted` on `Timetable.search_key` finds, at each position, the first trip leaving at or after
-  the time the stop was reached with k - 1 rides;
-- a segmented cumulative minimum carries, along each pattern, the earliest trip boarded upstream (FIFO
-  patterns make the earliest trip the best one), preferring the latest boarding position;
-- the arrivals of those trips improve the stops, then one footpath hop from stops reached by a ride.
+Round k finds the earliest arrival at every stop with at most k rides, as in the paper:
+- each pattern (routes split so that no trip overtakes another) that serves a stop marked (improved) in
+  round k - 1 is ridden from its first marked stop on, on the earliest trip caught so far; a binary search
+  over the departures of a position finds the first trip leaving at or after the rider is there;
+- boarding is tried only at marked stops, and only when the rider is there before the best arrival at the
+  destination (egress included) known in this round; alighting only improves a stop before that arrival
+  (target pruning);
+- then one footpath hop from the stops reached by a ride.
 
-Labels are kept per round, so the rounds give the Pareto set of arrival time x rides, and a range query
-(rRAPTOR) runs departures latest first, keeping the labels between runs. Target pruning uses the best
-arrival at the destination (egress included) of the same round.
+The loops of a round are compiled with numba (`_scan_patterns`, `_walk_footpaths`, `_carry_labels`); the
+rest is Python. Labels are kept per round, so the rounds give the Pareto set of arrival time x rides, and
+a range query (rRAPTOR) runs departures latest first, keeping the labels between runs.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal, TypeVar, cast
 
+import numba
 import numpy as np
 import numpy.typing as npt
 
-from dthub.domains.transit.timetable import KEY_STRIDE, TIME_OFFSET_S, Timetable
+from dthub.domains.transit.timetable import Timetable
 
 INF = np.iinfo(np.int32).max // 2
 """An unreached stop's time."""
-_TIE_BITS = 20
-_SEGMENT = np.int64(1) << 42
 
 NONE, RIDE, WALK, ORIGIN = 0, 1, 2, 3
 """How a label was reached: carried from the round before, a ride, a footpath, the origin."""
 
 I64 = npt.NDArray[np.int64]
+I32 = npt.NDArray[np.int32]
+I8 = npt.NDArray[np.int8]
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def compiled(function: F) -> F:
+    """`numba.njit`, cached on disk: the inner loops of a round, compiled once per machine."""
+    return cast(F, numba.njit(cache=True, nogil=True)(function))
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -94,23 +102,6 @@ class Labels:
         )
 
 
-def _ranges(starts: I64, ends: I64) -> I64:
-    """Concatenation of `arange(start, end)` for each pair."""
-    counts = ends - starts
-    offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    result: I64 = np.repeat(starts, counts) + offsets
-    return result
-
-
-def _first_per_key(keys: I64, values: I64) -> tuple[I64, I64]:
-    """Indices of the smallest value of each key, and the keys."""
-    order = np.lexsort((values, keys))
-    first = np.ones(len(order), bool)
-    first[1:] = keys[order][1:] != keys[order][:-1]
-    chosen = order[first]
-    return chosen, keys[chosen]
-
-
 def search(
     tt: Timetable,
     sources: Mapping[int, int],
@@ -150,11 +141,18 @@ def search(
 
 
 def _carry(lab: Labels, k: int) -> None:
-    for labels, kinds in ((lab.any, lab.any_kind), (lab.ride, lab.ride_kind)):
-        better = labels[k - 1] < labels[k]
-        labels[k, better] = labels[k - 1, better]
-        kinds[k, better] = NONE
+    """Round k starts from what k - 1 rides reach."""
+    _carry_labels(lab.any[k - 1], lab.any[k], lab.any_kind[k])
+    _carry_labels(lab.ride[k - 1], lab.ride[k], lab.ride_kind[k])
     lab.destination[k] = min(lab.destination[k], lab.destination[k - 1])
+
+
+@compiled
+def _carry_labels(before: I64, labels: I64, kinds: I8) -> None:
+    for stop in range(len(labels)):
+        if before[stop] < labels[stop]:
+            labels[stop] = before[stop]
+            kinds[stop] = NONE
 
 
 def _destination(lab: Labels, k: int, stops: I64, egress: I64) -> int:
@@ -164,65 +162,147 @@ def _destination(lab: Labels, k: int, stops: I64, egress: I64) -> int:
 
 
 def _scan(tt: Timetable, lab: Labels, k: int, marked: I64, improved: npt.NDArray[np.bool_]) -> I64:
-    positions = tt.stop_positions[_ranges(tt.stop_position_start[marked], tt.stop_position_start[marked + 1])]
-    patterns = np.unique(tt.position_pattern[positions])
-    starts, ends = tt.pattern_start[patterns], tt.pattern_start[patterns + 1]
-    g = _ranges(starts, ends)
-    segment = np.repeat(np.arange(len(patterns), dtype=np.int64), ends - starts)
-    local = g - np.repeat(starts, ends - starts)
-    trips = (tt.pattern_trip_start[patterns + 1] - tt.pattern_trip_start[patterns])[segment]
-    ready = lab.any[k - 1, tt.position_stop[g]]
-    key = g * KEY_STRIDE + np.minimum(ready, 2 * 86_400) + TIME_OFFSET_S
-    earliest = np.searchsorted(tt.search_key, key, side="left") - tt.column_start[g]
-    earliest = np.where((ready < INF) & (earliest < trips), earliest, trips)
-    tie = (np.int64(1) << _TIE_BITS) - 1 - local
-    value = (earliest << _TIE_BITS) + tie + (len(patterns) - segment) * _SEGMENT
-    running = np.minimum.accumulate(value)
-    before = np.empty_like(running)
-    before[0] = INF
-    before[1:] = running[:-1]
-    first = local == 0
-    code = before - (len(patterns) - segment) * _SEGMENT
-    trip = code >> _TIE_BITS
-    valid = ~first & (trip < trips)
-    g, trip, board_local = (
-        g[valid],
-        trip[valid],
-        (np.int64(1) << _TIE_BITS) - 1 - (code[valid] & ((1 << _TIE_BITS) - 1)),
+    """Round k: ride the patterns through the stops marked in round k - 1 (`_scan_patterns`)."""
+    stops = _scan_patterns(
+        tt.pattern_start,
+        tt.position_stop,
+        tt.position_pattern,
+        tt.column_start,
+        tt.arrival,
+        tt.departure,
+        tt.pattern_trip_start,
+        tt.stop_position_start,
+        tt.stop_positions,
+        marked,
+        lab.any[k - 1],
+        lab.any[k],
+        lab.any_kind[k],
+        lab.ride[k],
+        lab.ride_kind[k],
+        lab.ride_board[k],
+        lab.ride_trip[k],
+        lab.ride_alight[k],
+        improved,
+        int(lab.destination[k]),
     )
-    board = np.repeat(starts, ends - starts)[valid] + board_local
-    arrival = tt.arrival[tt.column_start[g] + trip].astype(np.int64)
-    stop = tt.position_stop[g].astype(np.int64)
-    useful = (arrival < lab.ride[k, stop]) & (arrival < lab.destination[k])
-    chosen, stops = _first_per_key(stop[useful], arrival[useful])
-    pick = np.flatnonzero(useful)[chosen]
-    time = arrival[pick]
-    lab.ride[k, stops] = time
-    lab.ride_kind[k, stops] = RIDE
-    lab.ride_board[k, stops] = board[pick]
-    lab.ride_alight[k, stops] = g[pick]
-    lab.ride_trip[k, stops] = tt.pattern_trip_start[tt.position_pattern[g[pick]]] + trip[pick]
-    better = time < lab.any[k, stops]
-    lab.any[k, stops[better]] = time[better]
-    lab.any_kind[k, stops[better]] = RIDE
-    improved[stops[better]] = True
     return stops
 
 
+@compiled
+def _scan_patterns(
+    pattern_start: I64,
+    position_stop: I32,
+    position_pattern: I32,
+    column_start: I64,
+    arrival: I32,
+    departure: I32,
+    pattern_trip_start: I64,
+    stop_position_start: I64,
+    stop_positions: I64,
+    marked: I64,
+    ready: I64,
+    any_k: I64,
+    any_kind: I8,
+    ride_k: I64,
+    ride_kind: I8,
+    ride_board: I64,
+    ride_trip: I64,
+    ride_alight: I64,
+    improved: npt.NDArray[np.bool_],
+    bound: int,
+) -> I64:
+    """Each pattern serving a marked stop, from its first marked position on. Along the pattern the rider
+    stays on the earliest trip caught so far: at each position, first alight (improving the stop's ride
+    label, and its label if better), then board an earlier trip (or the same one, later: less riding)
+    if the stop is marked, reached (in round k - 1) before `bound`, the best arrival at the destination
+    (target pruning). A stop not marked was boarded from in an earlier round. Returns the stops whose
+    ride label improved, for the footpaths."""
+    patterns = len(pattern_start) - 1
+    first = np.full(patterns, -1, np.int64)
+    is_marked = np.zeros(len(ready), np.bool_)
+    touched = []
+    for stop in marked:
+        if ready[stop] >= bound:
+            continue
+        is_marked[stop] = True
+        for n in range(stop_position_start[stop], stop_position_start[stop + 1]):
+            g = stop_positions[n]
+            pattern = position_pattern[g]
+            if first[pattern] < 0:
+                touched.append(pattern)
+                first[pattern] = g
+            elif g < first[pattern]:
+                first[pattern] = g
+    ride_improved = np.zeros(len(ready), np.bool_)
+    for pattern in sorted(touched):
+        trips = pattern_trip_start[pattern + 1] - pattern_trip_start[pattern]
+        trip, board = -1, -1
+        for g in range(first[pattern], pattern_start[pattern + 1]):
+            stop = position_stop[g]
+            if trip >= 0:
+                at = arrival[column_start[g] + trip]
+                if at < ride_k[stop] and at < bound:
+                    ride_k[stop] = at
+                    ride_kind[stop] = RIDE
+                    ride_board[stop] = board
+                    ride_trip[stop] = pattern_trip_start[pattern] + trip
+                    ride_alight[stop] = g
+                    ride_improved[stop] = True
+                    if at < any_k[stop]:
+                        any_k[stop] = at
+                        any_kind[stop] = RIDE
+                        improved[stop] = True
+            if is_marked[stop]:
+                low, high = 0, trips if trip < 0 else trip + 1
+                while low < high:  # the first trip leaving at or after the rider is there
+                    middle = (low + high) // 2
+                    if departure[column_start[g] + middle] < ready[stop]:
+                        low = middle + 1
+                    else:
+                        high = middle
+                if low < trips and (trip < 0 or low <= trip):
+                    trip, board = low, g
+    return np.flatnonzero(ride_improved)
+
+
 def _walk(tt: Timetable, lab: Labels, k: int, origins: I64, improved: npt.NDArray[np.bool_]) -> None:
-    if len(origins) == 0:
-        return
-    edges = _ranges(tt.footpath_start[origins], tt.footpath_start[origins + 1])
-    source = np.repeat(origins, tt.footpath_start[origins + 1] - tt.footpath_start[origins])
-    target = tt.footpath_to[edges].astype(np.int64)
-    time = lab.ride[k, source] + tt.footpath_s[edges]
-    useful = (time < lab.any[k, target]) & (time < lab.destination[k])
-    chosen, stops = _first_per_key(target[useful], time[useful])
-    pick = np.flatnonzero(useful)[chosen]
-    lab.any[k, stops] = time[pick]
-    lab.any_kind[k, stops] = WALK
-    lab.walk_from[k, stops] = source[pick]
-    improved[stops] = True
+    _walk_footpaths(
+        tt.footpath_start,
+        tt.footpath_to,
+        tt.footpath_s,
+        origins,
+        lab.ride[k],
+        lab.any[k],
+        lab.any_kind[k],
+        lab.walk_from[k],
+        improved,
+        int(lab.destination[k]),
+    )
+
+
+@compiled
+def _walk_footpaths(
+    footpath_start: I64,
+    footpath_to: I32,
+    footpath_s: I32,
+    origins: I64,
+    ride_k: I64,
+    any_k: I64,
+    any_kind: I8,
+    walk_from: I64,
+    improved: npt.NDArray[np.bool_],
+    bound: int,
+) -> None:
+    """One footpath from each stop reached by a ride, where it arrives earlier, before `bound`."""
+    for origin in origins:
+        for edge in range(footpath_start[origin], footpath_start[origin + 1]):
+            target = footpath_to[edge]
+            time = ride_k[origin] + footpath_s[edge]
+            if time < any_k[target] and time < bound:
+                any_k[target] = time
+                any_kind[target] = WALK
+                walk_from[target] = origin
+                improved[target] = True
 
 
 def journey(tt: Timetable, lab: Labels, k: int, stop: int, egress_s: int = 0) -> Journey:
