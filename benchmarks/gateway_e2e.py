@@ -1,14 +1,16 @@
 """End to end: simulated JT/T 808 terminals over loopback -> gateway -> bus -> lake writer (rules) -> lake.
 
-The gateway and the writer (landing through `hub.ingest`, live state, supervision rules) run in this
-process on a fresh hub in a temporary home; the terminals run in `--clients` other processes. Each
+The gateway runs in this process on a fresh hub in a temporary home; the writer (landing through
+`hub.ingest`, live state, supervision rules) runs beside it on the memory bus, or with `--bus redis` in
+its own process on a redis-server the script starts (no persistence) so that the two do not share one
+interpreter lock; the terminals run in `--clients` other processes. Each
 terminal registers (0x0100), authenticates (0x0102), then, once all are connected, reports (0x0200, 30 s
 apart on a simulated clock) as fast as the platform acknowledges them (one outstanding report per
 terminal) for `--seconds`. Then the writer drains the bus, and the lake is counted: landed must equal
 acknowledged (zero loss). The open-files limit is raised as far as allowed; when it cannot hold the
 terminals, fewer are connected and the count says so. Prints one JSON line.
 
-    .venv/bin/python benchmarks/gateway_e2e.py --terminals 2000 --seconds 20
+    .venv/bin/python benchmarks/gateway_e2e.py --terminals 10000 --seconds 20 --bus redis
 """
 
 from __future__ import annotations
@@ -21,9 +23,14 @@ import os
 import platform
 import resource
 import shlex
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event
 from pathlib import Path
@@ -63,6 +70,12 @@ def raise_open_files(wanted: int) -> int:
     if target > soft:
         resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
     return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def cpu_s() -> float:
+    """CPU seconds this process used so far (user + system)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def rss_bytes() -> int:
@@ -128,20 +141,22 @@ async def report(terminal: Terminal, index: int, until: float) -> int:
     return acknowledged
 
 
-async def _client(host: str, port: int, indices: list[int], ready: Any, go: Event, seconds: float) -> int:
+async def _client(
+    host: str, port: int, indices: list[int], ready: Any, go: Event, seconds: float
+) -> tuple[int, float]:
     vehicles = {t.index: t.vehicle for t in fleet(max(indices) + 1)}
     gate = asyncio.Semaphore(100)
     links = await asyncio.gather(*(connect(host, port, vehicles[i], gate) for i in indices))
     ready.put(sum(link is not None for link in links))
     await asyncio.to_thread(go.wait)
-    until = time.monotonic() + seconds
+    until, started_cpu = time.monotonic() + seconds, cpu_s()
     counts = await asyncio.gather(
         *(report(link, i, until) for i, link in zip(indices, links, strict=True) if link is not None)
     )
     for link in links:
         if link is not None:
             link.writer.close()
-    return sum(counts)
+    return sum(counts), cpu_s() - started_cpu
 
 
 def client(
@@ -151,21 +166,85 @@ def client(
     done.put(asyncio.run(_client(host, port, indices, ready, go, seconds)))
 
 
-async def bench(args: argparse.Namespace, home: Path) -> dict[str, Any]:
+@contextmanager
+def redis_server() -> Iterator[str]:
+    """A redis-server on a free loopback port, without persistence, for the run."""
+    server = shutil.which("redis-server")
+    if server is None:
+        raise SystemExit("--bus redis needs redis-server on PATH (scripts/install-services.sh)")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with tempfile.TemporaryDirectory(prefix="gateway-e2e-redis-") as folder:
+        command = [server, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no",
+                   "--dir", folder]  # fmt: skip
+        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            for _ in range(100):
+                with socket.socket() as probe:
+                    if probe.connect_ex(("127.0.0.1", port)) == 0:
+                        break
+                time.sleep(0.05)
+            yield f"redis://127.0.0.1:{port}/0"
+        finally:
+            process.terminate()
+            process.wait()
+
+
+def write_lake(home: Path, bus_url: str, batch: int, stop: Event, done: Any) -> None:
+    """The writer in its own process: consume until `stop` is set and the stream is drained."""
+
+    async def run() -> dict[str, float]:
+        hub = Hub.open(Settings(home=home), DOMAINS)
+        bus = connect_bus(bus_url)
+        try:
+            writer = Writer(hub, bus, registry.load(hub.store), block_ms=50, batch_size=batch)
+            stopping = asyncio.Event()
+
+            async def watch() -> None:
+                await asyncio.to_thread(stop.wait)
+                stopping.set()
+
+            watcher = asyncio.create_task(watch())
+            started_cpu = cpu_s()
+            await writer.run(stopping)
+            await watcher
+            return {
+                "batches": writer.stats.batches,
+                "landed": writer.stats.landed,
+                "cpu_s": cpu_s() - started_cpu,
+            }
+        finally:
+            await bus.close()
+            hub.close()
+
+    done.put(asyncio.run(run()))
+
+
+async def bench(args: argparse.Namespace, home: Path, bus_url: str) -> dict[str, Any]:
     limit = raise_open_files(args.terminals + SPARE_FILES)
     terminals = max(1, min(args.terminals, limit - SPARE_FILES))
     settings = Settings(home=home)
     hub = Hub.open(settings, DOMAINS)
+    context = mp.get_context("spawn")
     try:
         registry.save(hub.store, [t.vehicle for t in fleet(terminals)])
         known = registry.load(hub.store)
-        bus = connect_bus(args.bus)
+        bus = connect_bus(bus_url)
         gateway = Gateway(bus, known, GatewayConfig(max_connections=terminals + 10))
-        writer = Writer(hub, bus, known, block_ms=50, batch_size=args.batch)
-        port = await gateway.start("127.0.0.1", 0)
         stop = asyncio.Event()
-        writing = asyncio.create_task(writer.run(stop))
-        context = mp.get_context("spawn")
+        writer_done, writer_stop = context.Queue(), context.Event()
+        if bus_url.startswith("memory:"):
+            in_process = Writer(hub, bus, known, block_ms=50, batch_size=args.batch)
+            writing = asyncio.create_task(in_process.run(stop))
+            writer: Writer | None = in_process
+        else:
+            writer = None
+            lake_writer = context.Process(
+                target=write_lake, args=(home, bus_url, args.batch, writer_stop, writer_done)
+            )
+            lake_writer.start()
+        port = await gateway.start("127.0.0.1", 0)
         ready, done, go = context.Queue(), context.Queue(), context.Event()
         shares = [list(range(terminals))[n :: args.clients] for n in range(args.clients)]
         rss_before = rss_bytes()
@@ -181,17 +260,27 @@ async def bench(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         rss_connected = rss_bytes()
         acked_before = gateway.stats.acknowledged
         go.set()
+        gateway_cpu = cpu_s()
         started = time.monotonic()
-        acknowledged = 0
+        acknowledged, clients_cpu = 0, 0.0
         for _ in processes:
-            acknowledged += await asyncio.to_thread(done.get)
+            count, client_cpu = await asyncio.to_thread(done.get)
+            acknowledged += count
+            clients_cpu += client_cpu
         reporting_s = time.monotonic() - started
         for process in processes:
             await asyncio.to_thread(process.join)
         await gateway.close()
         stop.set()
-        await writing
+        writer_stop.set()
+        if writer is not None:
+            await writing
+            written = {"batches": writer.stats.batches, "landed": writer.stats.landed, "cpu_s": 0.0}
+        else:
+            written = await asyncio.to_thread(writer_done.get)
+            await asyncio.to_thread(lake_writer.join)
         drained_s = time.monotonic() - started
+        gateway_cpu = cpu_s() - gateway_cpu
         await bus.close()
         con = hub.connect()
         landed = int(hub.table("vehicles.location_reports", con).count().to_pyarrow().as_py())
@@ -208,12 +297,21 @@ async def bench(args: argparse.Namespace, home: Path) -> dict[str, Any]:
         "gateway_acknowledged": gateway.stats.acknowledged - acked_before,
         "reports_landed": landed,
         "lost": acknowledged - landed,
+        "cpu_us_per_report": {
+            "terminals": round(clients_cpu / max(acknowledged, 1) * 1e6),
+            "gateway" + ("" if writer is None else "+writer"): round(
+                gateway_cpu / max(acknowledged, 1) * 1e6
+            ),
+            **({"writer": round(written["cpu_s"] / max(landed, 1) * 1e6)} if writer is None else {}),
+        },
         "acknowledged_per_s": round(acknowledged / reporting_s),
         "landed_per_s": round(landed / drained_s),
         "drain_s": round(drained_s - reporting_s, 1),
         "gateway_rss_per_connection_kb": round((rss_connected - rss_before) / max(connected, 1) / 1024, 1),
         "gateway_shed": dict(gateway.stats.shed),
-        "writer_batches": writer.stats.batches,
+        "gateway_bus_messages": gateway.stats.bus_messages,
+        "writer_batches": written["batches"],
+        "writer": "in process" if writer is not None else "own process",
         "bus": args.bus,
         "cpus": os.cpu_count(),
         "python": platform.python_version(),
@@ -226,11 +324,20 @@ def main() -> None:
     parser.add_argument("--terminals", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--clients", type=int, default=1, help="Processes running the terminals.")
-    parser.add_argument("--batch", type=int, default=5_000, help="Writer batch size.")
-    parser.add_argument("--bus", default="memory://")
+    parser.add_argument("--batch", type=int, default=200, help="Writer batch size, bus messages.")
+    parser.add_argument(
+        "--bus",
+        default="memory://",
+        help="memory:// (writer in this process), redis (a redis-server started for the run; writer in "
+        "its own process) or a redis:// URL.",
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="gateway-e2e-") as tmp:
-        print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub"))))
+        if args.bus == "redis":
+            with redis_server() as url:
+                print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub", url))))
+        else:
+            print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub", args.bus))))
 
 
 if __name__ == "__main__":

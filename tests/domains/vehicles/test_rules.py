@@ -81,7 +81,7 @@ def test_a_twenty_minute_rest_resets_continuous_driving() -> None:
 
 def test_a_jump_of_50_km_in_a_minute_is_drift() -> None:
     fixes = drive([60, 60, 60])
-    jumped = [fixes[0], Fix(**{**fixes[1].__dict__, "lat": 39.55}), fixes[2]]
+    jumped = [fixes[0], replace(fixes[1], lat=39.55), fixes[2]]
     assert [(a.rule, a.started_at) for a in drift(jumped, config=CONFIG)] == [
         ("drift", T0),
         ("drift", T0 + timedelta(minutes=1)),
@@ -179,11 +179,7 @@ def test_a_fix_1_km_off_the_assigned_route_is_a_deviation() -> None:
 def test_44_hours_in_7_days_is_weekly_fatigue_for_a_coach_not_for_a_taxi() -> None:
     # 6 days of 7.5 h a day (three 2.5 h stints with 30 min rests): 45 h > 44 h, never 8 h in 24 h
     day = [60.0] * 150 + [0.0] * 31 + [60.0] * 150 + [0.0] * 31 + [60.0] * 150 + [0.0]
-    fixes = [
-        replace(f, at=f.at + timedelta(days=n))
-        for n in range(6)
-        for f in drive(day)
-    ]
+    fixes = [replace(f, at=f.at + timedelta(days=n)) for n in range(6) for f in drive(day)]
     found = fatigue(fixes, config=CONFIG)
     assert [(a.rule, a.started_at, a.evidence[-1].at) for a in found] == [
         ("fatigue.weekly", T0, T0 + timedelta(days=5, hours=7, minutes=33))

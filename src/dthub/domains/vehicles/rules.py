@@ -40,7 +40,7 @@ WEEK_44H = 44 * 3600
 DAY_S, WEEK_S = 86_400, 7 * 86_400
 
 
-@dataclass(frozen=True, kw_only=True)
+@dataclass(frozen=True, kw_only=True, slots=True)
 class Fix:
     """One location report of a vehicle, as the rules read it."""
 
@@ -135,6 +135,18 @@ class RuleConfig(BaseModel):
 
     def limits(self, vehicle_class: str | None) -> ClassLimits:
         return self.classes.get(vehicle_class or "", self.default)
+
+    def limits_of(self) -> Callable[[str | None], ClassLimits]:
+        """`limits`, remembering each class's answer (the rules ask for every fix)."""
+        known: dict[str | None, ClassLimits] = {}
+
+        def of(vehicle_class: str | None) -> ClassLimits:
+            found = known.get(vehicle_class)
+            if found is None:
+                found = known[vehicle_class] = self.limits(vehicle_class)
+            return found
+
+        return of
 
     def is_night(self, at: datetime) -> bool:
         local = at.astimezone(LOCAL).time()
@@ -328,6 +340,7 @@ class TrackRules:
     ) -> None:
         self.config, self.areas, self.version = config, tuple(areas), version
         self.speed_limit = speed_limit
+        self._class_limits = config.limits_of()
         self.last: Fix | None = None
         self._inside = [False] * len(self.areas)
         self._flags: frozenset[str] = frozenset()
@@ -380,7 +393,7 @@ class TrackRules:
     # --- runs -------------------------------------------------------------------------------------
 
     def _limit(self, fix: Fix, night: bool) -> tuple[float, str]:
-        limits = self.config.limits(fix.vehicle_class)
+        limits = self._class_limits(fix.vehicle_class)
         posted = self.speed_limit(fix) if self.speed_limit is not None else None
         base, where = posted if posted is not None else (limits.speed_limit_kmh, "")
         return base * (limits.night_speed_ratio if night else 1.0), where
@@ -389,7 +402,7 @@ class TrackRules:
         return fix.speed_kmh > self._limit(fix, at.night)[0]
 
     def _overspeed(self, run: list[Fix]) -> Alarm | None:
-        limits = self.config.limits(run[0].vehicle_class)
+        limits = self._class_limits(run[0].vehicle_class)
         if (run[-1].at - run[0].at).total_seconds() < limits.overspeed_min_s:
             return None
         top = max(run, key=lambda f: f.speed_kmh)
@@ -402,7 +415,7 @@ class TrackRules:
         return _alarm("overspeed", severity, run, detail)
 
     def _banned(self, fix: Fix, at: _At) -> bool:
-        hours = self.config.limits(fix.vehicle_class).banned_hours
+        hours = self._class_limits(fix.vehicle_class).banned_hours
         return (
             hours is not None and fix.speed_kmh >= self.config.moving_kmh and hours[0] <= at.hour < hours[1]
         )

@@ -123,13 +123,14 @@ def route(terminal: Terminal, fixes: int, *, start: datetime, report_every_s: fl
     return reports
 
 
-class _Link:
+class Link:
     """One TCP connection of a terminal: send a message, wait for its answer."""
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, phone: str) -> None:
         self.reader, self.writer, self.phone = reader, writer, phone
         self.splitter = FrameSplitter()
         self.serial = 0
+        self.pending: list[bytes] = []
 
     def frame(self, message: Message) -> bytes:
         self.serial = (self.serial + 1) & 0xFFFF
@@ -138,13 +139,16 @@ class _Link:
     async def ask(self, message: Message, timeout_s: float = 5.0) -> Message:
         self.writer.write(self.frame(message))
         await self.writer.drain()
-        while True:
+        return await self.answer(timeout_s)
+
+    async def answer(self, timeout_s: float = 5.0) -> Message:
+        """The platform's next message to this terminal."""
+        while not self.pending:
             data = await asyncio.wait_for(self.reader.read(4096), timeout_s)
             if not data:
                 raise ConnectionError("gateway closed the connection")
-            for piece in self.splitter.feed(data):
-                if isinstance(piece, bytes):
-                    return decode(piece).message
+            self.pending += [piece for piece in self.splitter.feed(data) if isinstance(piece, bytes)]
+        return decode(self.pending.pop(0)).message
 
     async def close(self) -> None:
         self.writer.close()
@@ -152,11 +156,11 @@ class _Link:
             await self.writer.wait_closed()
 
 
-async def _connect(host: str, port: int, terminal: Terminal, run: Run) -> _Link:
+async def connect(host: str, port: int, terminal: Terminal, run: Run) -> Link:
     reader, writer = await asyncio.open_connection(host, port)
     run.connections += 1
     vehicle = terminal.vehicle
-    link = _Link(reader, writer, vehicle.phone)
+    link = Link(reader, writer, vehicle.phone)
     answer = await link.ask(
         Register(
             province_id=12,
@@ -177,6 +181,10 @@ async def _connect(host: str, port: int, terminal: Terminal, run: Run) -> _Link:
     return link
 
 
+_connect = connect
+"""The old name of `connect`, kept for callers that still use it."""
+
+
 async def drive(
     host: str,
     port: int,
@@ -189,7 +197,7 @@ async def drive(
 ) -> Run:
     """Run one terminal: connect, report `fixes` fixes, misbehave as planned, close."""
     run = Run()
-    link = await _connect(host, port, terminal, run)
+    link = await connect(host, port, terminal, run)
     try:
         for fix, report in enumerate(route(terminal, fixes, start=start, report_every_s=report_every_s)):
             while True:
@@ -203,7 +211,7 @@ async def drive(
                 run.malformed_sent += 1
             if terminal.disconnect and fix == 3:
                 await link.close()
-                link = await _connect(host, port, terminal, run)
+                link = await connect(host, port, terminal, run)
             await asyncio.sleep(pace_s)
     finally:
         await link.close()

@@ -31,6 +31,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles.gateway import STREAM
 from dthub.domains.vehicles.ingest.bus_jt808 import AlarmRecords, GatewayFrames
+from dthub.domains.vehicles.jt808._build import fast_constructor
 from dthub.domains.vehicles.registry import Vehicle
 from dthub.domains.vehicles.rules import Alarm, Fix, Geofence, RuleConfig, SpeedLimit, TrackRules, latest
 from dthub.domains.vehicles.tables import LiveStateRow
@@ -39,6 +40,7 @@ from dthub.hub.core import Hub
 from dthub.hub.ingest import BatchResult, ingest_bytes
 
 GROUP = "lake-writer"
+_new_fix = fast_constructor(Fix)
 IN_SERVICE_MASK = 1 << 4
 """Status bit 4: out of service (停运)."""
 
@@ -167,9 +169,9 @@ class Writer:
         ):
             if not (-180 <= lon <= 180 and -90 <= lat <= 90):  # quarantined by the ingest; not a fix
                 continue
-            fix = Fix(phone=phone, plate=plate, vehicle_class=vclass, at=at, received_at=received, lon=lon,
-                      lat=lat, speed_kmh=speed, alarm_word=alarm or 0, status_word=status or 0,
-                      direction=direction)  # fmt: skip
+            fix = _new_fix(
+                phone, plate, vclass, at, lon, lat, speed, alarm or 0, status or 0, received, direction
+            )
             by_phone.setdefault(phone, []).append(fix)
         for fixes in by_phone.values():
             fixes.sort(key=lambda f: f.at)

@@ -1,0 +1,129 @@
+"""The writer's periodic offline sweep, subpackaged uplinks over real TCP, and live state upserts."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from dthub.domains.vehicles import registry
+from dthub.domains.vehicles.alarms import list_alarms
+from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
+from dthub.domains.vehicles.jt808 import BatchLocationReport, Header, PlatformResponse, encode_packages
+from dthub.domains.vehicles.simulator import Run, connect, fleet, route, simulate
+from dthub.domains.vehicles.tables import LiveStateRow
+from dthub.domains.vehicles.writer import Writer
+from dthub.hub import quarantine
+from dthub.hub.bus import connect_bus
+from dthub.hub.core import Hub
+
+T0 = datetime(2025, 6, 2, 2, 0, tzinfo=UTC)
+
+
+async def _sweeping(hub: Hub, silence: timedelta) -> tuple[Writer, list[str]]:
+    """One terminal reports 3 fixes, then falls silent; the writer's clock says `silence` has passed."""
+    terminals = fleet(1)
+    registry.save(hub.store, [t.vehicle for t in terminals])
+    known = registry.load(hub.store)
+    bus = connect_bus("memory://")
+    gateway = Gateway(bus, known)
+    skipped = [timedelta(0)]  # the fake clock jumps `silence` ahead once the terminal fell silent
+    writer = Writer(hub, bus, known, block_ms=20, offline_every_s=0.05,
+                    clock=lambda: datetime.now(UTC) + skipped[0])  # fmt: skip
+    port = await gateway.start("127.0.0.1", 0)
+    stop = asyncio.Event()
+    writing = asyncio.create_task(writer.run(stop))
+    try:
+        await simulate("127.0.0.1", port, terminals, fixes=3, start=T0, pace_s=0.01)
+        while writer.stats.landed < 3:  # acknowledged means on the bus; wait until the writer has them
+            await asyncio.sleep(0.02)
+        skipped[0], sweeps = silence, writer.stats.sweeps
+        for _ in range(200):  # the sweep runs by itself, without another fix arriving
+            if writer.stats.sweeps >= sweeps + 2:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await gateway.close()
+        stop.set()
+        await writing
+        await bus.close()
+    return writer, [f"{a.rule}:{a.started_at:%H%M%S}:{len(a.evidence)}" for a in list_alarms(hub.store)]
+
+
+def test_a_vehicle_silent_in_service_is_raised_offline_by_the_sweep(hub: Hub) -> None:
+    writer, raised = asyncio.run(_sweeping(hub, timedelta(minutes=25)))
+    assert writer.stats.sweeps >= 2
+    assert raised == ["offline:020100:1"]  # from its last fix (02:01:00), evidence: that fix
+    (alarm,) = list_alarms(hub.store, rule="offline")
+    assert alarm.ended_at > datetime.now(UTC) + timedelta(minutes=24)
+    assert alarm.detail.startswith("no report for 25 min while in service")
+
+
+def test_a_vehicle_silent_for_less_than_the_limit_is_not_offline(hub: Hub) -> None:
+    writer, raised = asyncio.run(_sweeping(hub, timedelta(minutes=5)))
+    assert writer.stats.sweeps >= 2
+    assert raised == []
+    with hub.store.session() as session:
+        (live,) = session.query(LiveStateRow).all()
+    assert (live.reported_at, live.in_service) == (T0 + timedelta(minutes=1), True)
+
+
+async def _packages(hub: Hub, *, drop_second: bool) -> tuple[list[tuple[int, int, int]], Writer, Gateway]:
+    """A terminal sends 40 blind-zone fixes as one 0x0704 in 100-byte packages (one package missing
+    if `drop_second`), then one ordinary 0x0200; return the (serial, id, result) of each 0x8001."""
+    (terminal,) = fleet(1)
+    registry.save(hub.store, [terminal.vehicle])
+    known = registry.load(hub.store)
+    bus = connect_bus("memory://")
+    gateway = Gateway(bus, known, GatewayConfig(package_timeout_s=0.3))
+    writer = Writer(hub, bus, known, block_ms=20)
+    port = await gateway.start("127.0.0.1", 0)
+    stop = asyncio.Event()
+    writing = asyncio.create_task(writer.run(stop))
+    answers: list[tuple[int, int, int]] = []
+    try:
+        link = await connect("127.0.0.1", port, terminal, Run())
+        reports = route(terminal, 41, start=T0, report_every_s=30)
+        header = Header(message_id=BatchLocationReport.MESSAGE_ID, phone=terminal.vehicle.phone, serial=100)
+        packages = encode_packages(header, BatchLocationReport(1, tuple(reports[:40])), package_size=100)
+        for n, frame in enumerate(packages):
+            if drop_second and n == 1:
+                continue
+            link.writer.write(frame)
+            answer = await link.answer()
+            assert isinstance(answer, PlatformResponse)
+            answers.append((answer.reply_serial, answer.reply_id, answer.result))
+        await asyncio.sleep(0.8)  # past the package timeout: the watchdog gives the message up
+        answer = await link.ask(reports[40])
+        assert isinstance(answer, PlatformResponse)
+        answers.append((answer.reply_serial, answer.reply_id, answer.result))
+        await link.close()
+        while writer.stats.read < (41 if not drop_second else 2):
+            await asyncio.sleep(0.02)
+    finally:
+        await gateway.close()
+        stop.set()
+        await writing
+        await bus.close()
+    return answers, writer, gateway
+
+
+def test_a_subpackaged_batch_is_answered_package_by_package_reassembled_and_landed(hub: Hub) -> None:
+    answers, writer, gateway = asyncio.run(_packages(hub, drop_second=False))
+    count = len(answers) - 1
+    assert count > 5  # 40 reports of 28 bytes + heads: 12 packages of 100 bytes
+    assert answers == [(100 + n, 0x0704, 0) for n in range(count)] + [(answers[-1][0], 0x0200, 0)]
+    assert (gateway.stats.reassembled, writer.stats.landed, writer.stats.quarantined) == (1, 41, 0)
+    landed = hub.table("vehicles.location_reports", con := hub.connect()).order_by("reported_at")
+    times = [row["reported_at"] for row in landed.select("reported_at").to_pyarrow().to_pylist()]
+    con.disconnect()
+    assert times == [(T0 + timedelta(seconds=30 * n)).replace(tzinfo=None) for n in range(41)]
+
+
+def test_a_subpackaged_batch_missing_a_package_times_out_into_quarantine(hub: Hub) -> None:
+    answers, writer, gateway = asyncio.run(_packages(hub, drop_second=True))
+    assert [result for _, _, result in answers] == [0] * len(answers)  # each package answered as it came
+    assert gateway.stats.refused == {"jt808.packages_dropped": 1}
+    assert (writer.stats.landed, writer.stats.quarantined) == (1, 1)  # the 0x0200 after it still lands
+    (record,) = quarantine.list_records(hub, dataset="vehicles.location_reports").records
+    assert record.reason == "jt808.packages_dropped"
+    assert "packages [1, 3, 4" in record.detail
