@@ -5,12 +5,15 @@ has no bike-share feed for New York; the stations and their counts below are mad
 from __future__ import annotations
 
 import itertools
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
 import pytest
+from fastapi.testclient import TestClient
 
 from domains.transit.test_gbfs import FOLSOM_COLORADO, INFORMATION, PEARL_STREET, STATUS
+from dthub.api import create_app
 from dthub.domains.transit.gbfs import (
     BikeRules,
     Station,
@@ -23,7 +26,8 @@ from dthub.domains.transit.gbfs import (
 from dthub.domains.transit.geo import distance_m
 from dthub.domains.transit.plan import BikeShare, plan
 from dthub.domains.transit.timetable import Timetable
-from fixtures.hub import need_realdata
+from dthub.hub.settings import Settings
+from fixtures.hub import REALDATA, need_realdata
 
 YORK_AVENUE = (40.7700, -73.9500)
 """Upper East Side, 722 m from the nearest subway stop (72 St, Q)."""
@@ -138,3 +142,31 @@ def test_without_a_bike_at_the_origin_there_is_no_bike_leg(
     itineraries = answer["plan"]["itineraries"]
     assert itineraries
     assert all(leg["mode"] != "BICYCLE" for i in itineraries for leg in i["legs"])
+
+
+def test_plan_api_offers_the_bike_with_the_status_of_the_moment_asked(settings: Settings) -> None:
+    need_realdata(REALDATA / "gtfs" / "gtfs_kit" / "cairns_gtfs.zip")
+    snapshots = read_station_status(need_realdata(STATUS).read_bytes())
+    body = {
+        "from_lat": FOLSOM_COLORADO[0],
+        "from_lon": FOLSOM_COLORADO[1],
+        "to_lat": PEARL_STREET[0],
+        "to_lon": PEARL_STREET[1],
+        "date": "2014-06-04",
+        "time": "08:30",
+        "feeds": ["gtfs_kit/cairns_gtfs"],  # no transit near Boulder: the bike-only itinerary
+        "walk_radius_m": 1200,
+        "bikeshare": "boulder_bcycle_gbfs",
+        "bike_status_at": datetime.fromtimestamp(snapshots[0].last_updated, UTC).isoformat(),
+    }
+    with TestClient(create_app(settings)) as client:
+        answer = client.post("/api/v1/maas/plan", json=body)
+        missing = client.post("/api/v1/maas/plan", json={**body, "bikeshare": "nowhere"})
+        bad = client.post("/api/v1/maas/plan", json={**body, "bike_status_at": "yesterday"})
+    assert answer.status_code == 200, answer.text
+    (itinerary,) = answer.json()["plan"]["itineraries"]
+    chained(itinerary)
+    ride = next(leg for leg in itinerary["legs"] if leg["mode"] == "BICYCLE")
+    assert ride["from"]["bikeShareId"] != "bcycle_boulder_1855"  # empty at that poll
+    assert (missing.status_code, missing.json()["error"]) == (404, "feed.not_found")
+    assert (bad.status_code, bad.json()["error"]) == (422, "request.invalid")

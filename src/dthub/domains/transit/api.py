@@ -8,7 +8,7 @@ router that `transit.MAAS` mounts. Feeds are named by their path under `<DTHUB_R
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,7 +17,16 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from dthub.domains.transit.avl_api import avl_router
+from dthub.domains.transit.gbfs import (
+    BikeRules,
+    Station,
+    StatusSnapshot,
+    network_at,
+    read_station_information,
+    read_station_status,
+)
 from dthub.domains.transit.gtfs import read_feed
+from dthub.domains.transit.plan import BikeShare
 from dthub.domains.transit.plan import plan as make_plan
 from dthub.domains.transit.timetable import Timetable, build_timetable
 from dthub.hub.web import INVALID_PARAMETERS, ApiProblem, HubDep, Model, answers
@@ -47,6 +56,52 @@ class PlanRequest(Model):
         float, Field(gt=0, le=2000, description="Walking access, egress and transfers, m.")
     ] = 400
     walk_speed_mps: Annotated[float, Field(gt=0.2, le=3, description="Walking speed, m/s.")] = 1.2
+    bikeshare: Annotated[
+        str | None,
+        Field(
+            pattern=r"^[A-Za-z0-9_-]+$",
+            description="A GBFS system under `<DTHUB_REALDATA>/bikeshare/` (station_information.json and "
+            "station_status*.json[l][.gz]): adds bike-share legs where a station has a bike or a dock.",
+        ),
+    ] = None
+    bike_status_at: Annotated[
+        str | None,
+        Field(
+            description="Bike availability as of this ISO 8601 instant (latest poll before); default last."
+        ),
+    ] = None
+    bike_speed_mps: Annotated[float, Field(gt=1, le=12, description="Riding speed, m/s.")] = 4.5
+
+
+@lru_cache(maxsize=2)
+def _bike_feed(folder: Path) -> tuple[list[Station], list[StatusSnapshot]]:
+    stations = read_station_information((folder / "station_information.json").read_bytes())
+    snapshots: list[StatusSnapshot] = []
+    for path in sorted(folder.glob("station_status*.json*")):
+        snapshots += read_station_status(path.read_bytes())
+    return stations, sorted(snapshots, key=lambda s: s.last_updated)
+
+
+def _bikes(hub: HubDep, request: PlanRequest) -> BikeShare | None:
+    if request.bikeshare is None:
+        return None
+    folder = hub.settings.realdata / "bikeshare" / request.bikeshare
+    if not (folder / "station_information.json").exists():
+        raise ApiProblem(404, "feed.not_found", f"no GBFS system {request.bikeshare!r} under {folder.parent}")
+    at: int | None = None
+    if request.bike_status_at is not None:
+        try:
+            moment = datetime.fromisoformat(request.bike_status_at)
+        except ValueError:
+            raise ApiProblem(422, "request.invalid", "body.bike_status_at: not ISO 8601") from None
+        at = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+    stations, snapshots = _bike_feed(folder)
+    rules = BikeRules(
+        ride_speed_mps=request.bike_speed_mps,
+        walk_speed_mps=request.walk_speed_mps,
+        walk_radius_m=request.walk_radius_m,
+    )
+    return BikeShare(request.bikeshare, network_at(stations, snapshots, at), rules)
 
 
 @lru_cache(maxsize=4)
@@ -89,13 +144,17 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
         access_radius_m=request.walk_radius_m,
         walk_speed_mps=request.walk_speed_mps,
         max_rounds=request.max_transfers + 1,
+        bikes=_bikes(hub, request),
     )
 
 
 RESPONSES = answers(
     "An OpenTripPlanner-like `plan`: itineraries (one per number of transfers that arrives earlier than "
-    "with fewer), each with legs (mode, route, stops, times in seconds of the service day, geometry).",
-    not_found="A feed named is not under `<DTHUB_REALDATA>/gtfs/`; `error` is `feed.not_found`.",
+    "with fewer), each with legs (mode, route, stops, times in seconds of the service day, geometry). With "
+    "`bikeshare`, also the bike-only itinerary and transit ones reached or left by bike where they arrive "
+    "earlier (legs of mode BICYCLE, `rentedBike`, stations with `bikeShareId`).",
+    not_found="A feed named is not under `<DTHUB_REALDATA>/gtfs/`, or the bike-share system not under "
+    "`<DTHUB_REALDATA>/bikeshare/`; `error` is `feed.not_found`.",
     invalid=INVALID_PARAMETERS,
 )
 
