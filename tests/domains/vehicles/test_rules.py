@@ -210,8 +210,9 @@ def _scenario() -> tuple[list[Fix], list[Geofence], LineString]:
 
 def test_any_split_into_feeds_ends_with_exactly_the_alarms_of_one_feed() -> None:
     fixes, areas, route = _scenario()
-    config = RuleConfig(classes={"coach": ClassLimits(speed_limit_kmh=100, banned_hours=(2, 5),
-                                                      overspeed_min_s=90, max_weekly_driving_s=WEEK_44H)})  # fmt: skip
+    coach = ClassLimits(speed_limit_kmh=100, banned_hours=(2, 5), overspeed_min_s=90,
+                        max_weekly_driving_s=WEEK_44H)  # fmt: skip
+    config = RuleConfig(classes={"coach": coach})
     whole = evaluate(fixes, config=config, areas=areas, route=route)
     assert {a.rule for a in whole} >= {
         "overspeed", "fatigue.continuous", "night_driving", "drift", "geofence.entry", "geofence.exit",
