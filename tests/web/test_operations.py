@@ -61,9 +61,12 @@ def test_steward_with_grants_sees_plates_positions_alarms_and_kpis(console: Cons
     assert ENTERPRISE in page
     assert 'data-rule="overspeed"' in page or "超速" in page
     kpis = re.search(r'<table class="grid" id="kpis">.*?</table>', page, flags=re.S)
-    assert kpis is not None and ENTERPRISE in kpis[0] and "100.0%" in kpis[0]
+    assert kpis is not None
+    assert ENTERPRISE in kpis[0]
+    assert "100.0%" in kpis[0]
     live = client.get("/console/vehicles/live.json").json()
-    assert live["refused"] is None and live["online"] == FLEET_VEHICLES
+    assert live["refused"] is None
+    assert live["online"] == FLEET_VEHICLES
     plates = sorted(f["properties"]["plate"] for f in live["features"])
     assert plates == [f"津A{index:05d}" for index in range(FLEET_VEHICLES)]
     assert all(f["geometry"]["type"] == "Point" for f in live["features"])
@@ -79,12 +82,15 @@ def test_track_of_a_day_is_read_through_the_governed_query(console: Console) -> 
     track = client.get(
         "/console/vehicles/track.json", params={"plate": "津A00005", "day": "2025-06-02"}
     ).json()
-    assert track["refused"] is None and track["coarse"] is False
+    assert track["refused"] is None
+    assert track["coarse"] is False
     assert len(track["points"]) >= FLEET_FIXES
     times = [point["at"] for point in track["points"]]
-    assert times == sorted(times) and times[0] == "2025-06-02T02:00:00+00:00"
+    assert times == sorted(times)
+    assert times[0] == "2025-06-02T02:00:00+00:00"
     lons = [point["lon"] for point in track["points"][:FLEET_FIXES]]
-    assert lons == sorted(lons) and lons[0] < lons[-1]  # east-bound
+    assert lons == sorted(lons)
+    assert lons[0] < lons[-1]
     assert audit.verify(console.hub.store).checked > before  # the decision and the read were audited
     other_day = client.get("/console/vehicles/track.json", params={"plate": "津A00005", "day": "2025-06-03"})
     assert other_day.json()["points"] == []
@@ -96,13 +102,16 @@ def test_low_clearance_reader_sees_no_plate_no_position_and_no_track(console: Co
     assert "您的密级不足以查看车辆定位数据" in page or "您没有车辆定位数据的有效授权" in page
     assert "津A0" not in page
     live = client.get("/console/vehicles/live.json").json()
-    assert live["features"] == [] and live["refused"] in ("access.no_grant", "access.clearance_below_level")
+    assert live["features"] == []
+    assert live["refused"] in ("access.no_grant", "access.clearance_below_level")
     track = client.get(
         "/console/vehicles/track.json", params={"plate": "津A00005", "day": "2025-06-02"}
     ).json()
-    assert track["points"] == [] and track["refused"] is not None
+    assert track["points"] == []
+    assert track["refused"] is not None
     overview = client.get("/console/").text
-    assert 'data-figure="online"' not in overview and 'data-figure="alarms-today"' not in overview
+    assert 'data-figure="online"' not in overview
+    assert 'data-figure="alarms-today"' not in overview
     assert client.get("/console/map/alarms.json").json()["features"] == []
     # an auditor (general-2) with no grant: the same
     assert "津A0" not in logged_in(console, "zhao.auditor").get("/console/vehicles").text
@@ -114,12 +123,14 @@ def test_steward_acknowledges_then_handles_an_alarm_with_a_note(console: Console
     path = f"/console/vehicles/alarms/{quote(alarm.id, safe='')}"
     acknowledged = client.post(f"{path}/acknowledge")
     assert acknowledged.status_code == 200, acknowledged.text
-    assert "已确认" in acknowledged.text and "person:wang.steward 确认" in acknowledged.text
+    assert "已确认" in acknowledged.text
+    assert "person:wang.steward 确认" in acknowledged.text
     again = client.post(f"{path}/acknowledge")
     assert "is acknowledged; cannot acknowledge it" in again.text
     assert client.post(f"{path}/handle", data={"note": " "}).text.count("note: required") == 1
     handled = client.post(f"{path}/handle", data={"note": "已联系企业核实，定位设备故障"})
-    assert "已处置" in handled.text and "已联系企业核实，定位设备故障" in handled.text
+    assert "已处置" in handled.text
+    assert "已联系企业核实，定位设备故障" in handled.text
     row = next(a for a in workflow.list_alarms(console.hub.store) if a.id == alarm.id)
     assert (row.status, row.acknowledged_by, row.handled_by) == ("handled", "person:wang.steward",
                                                                  "person:wang.steward")  # fmt: skip
@@ -133,7 +144,8 @@ def test_traffic_page_shows_segment_and_corridor_speeds_tpi_and_the_forecast_sta
     page = client.get("/console/traffic").text
     assert 'id="tpi-chart"' in page
     segments = re.search(r'<table class="grid" id="segments">.*?</table>', page, flags=re.S)
-    assert segments is not None and segments[0].count("<code>pems:") >= 3  # 9 stations in the sample files
+    assert segments is not None
+    assert segments[0].count("<code>pems:") >= 3
     assert re.search(r'<table class="grid" id="corridors">.*?\d+\.\d</td></tr>', page, flags=re.S)
     if "roads.segment_forecasts" in console.hub.registry.datasets:
         assert 'id="forecast-empty"' in page  # no forecast job ran on this hub: nothing to compare
@@ -141,7 +153,8 @@ def test_traffic_page_shows_segment_and_corridor_speeds_tpi_and_the_forecast_sta
         assert "尚无车速预测" in page
     assert 'id="versus-chart"' not in page
     analyst = logged_in(console, "li.analyst").get("/console/traffic").text
-    assert 'id="traffic-refused"' in analyst and 'id="segments"' not in analyst
+    assert 'id="traffic-refused"' in analyst
+    assert 'id="segments"' not in analyst
 
 
 def test_segments_map_draws_only_segments_with_a_geometry(console: Console) -> None:
@@ -155,9 +168,11 @@ def test_planner_offers_the_real_gtfs_feeds_and_their_stops(console: Console) ->
     page = client.get("/console/planner", params={"feed": CAIRNS}).text
     assert f"<option selected>{CAIRNS}</option>" in page
     day = re.search(r'name="date" type="date" value="(\d{4}-\d{2}-\d{2})"', page)
-    assert day is not None and "2014-05-26" <= day[1] <= "2014-12-26"
+    assert day is not None
+    assert "2014-05-26" <= day[1] <= "2014-12-26"
     stops = client.get("/console/planner/stops.json", params={"feed": CAIRNS}).json()
     assert len(stops["features"]) > 100
     lon, lat = stops["features"][0]["geometry"]["coordinates"]
-    assert 145 < lon < 146.5 and -17.5 < lat < -16.5  # Cairns, Queensland
+    assert 145 < lon < 146.5
+    assert -17.5 < lat < -16.5
     assert client.get("/console/planner/stops.json", params={"feed": "../etc"}).status_code == 404

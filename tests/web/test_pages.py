@@ -14,7 +14,8 @@ from dthub.web import i18n
 from fixtures.console import BAD_NUMBER_LINE, CSRF_FIELD, FLEET_VEHICLES, Console, logged_in
 
 PAGES = ("/console/", "/console/catalog", "/console/catalog/roads.segments", "/console/quarantine",
-         "/console/audit", "/console/access", "/console/vehicles", "/console/traffic", "/console/planner")  # fmt: skip
+         "/console/audit", "/console/access", "/console/vehicles", "/console/traffic",
+         "/console/planner")  # fmt: skip
 
 
 def test_root_redirects_to_the_console(console: Console) -> None:

@@ -66,6 +66,7 @@ def vehicles_page(
         day=shown_day,
         poll_s=POLL_S,
         initial=_json(live.geojson()),
+        clock=lambda iso: datetime.fromisoformat(iso).astimezone(SHANGHAI).strftime("%H:%M:%S"),
     )
 
 

@@ -48,6 +48,7 @@
     if (east - west < 0.01) { west -= 0.01; east += 0.01; }
     if (north - south < 0.01) { south -= 0.01; north += 0.01; }
     map.fitBounds([[west, south], [east, north]], { padding: 32, animate: false, maxZoom: 15 });
+    map.dthubBounds = [[west, south], [east, north]];
     return true;
   }
 
@@ -105,7 +106,9 @@
         });
       });
       Promise.all(loads).then(function (collections) {
-        fit(map, collections);
+        if (!fit(map, collections) && holder.dataset.empty) {
+          status(holder, holder.dataset.empty);
+        }
         holder.setAttribute("data-ready", "1");
       }).catch(function (error) { status(holder, String(error.message || error)); });
       var poll = Number(holder.dataset.poll || 0);
@@ -121,7 +124,17 @@
         }, poll * 1000);
       }
     });
-    window.addEventListener("resize", function () { map.resize(); });
+    // a map the person has not moved yet keeps showing all of its data when the window changes size
+    var moved = false;
+    ["dragstart", "zoomstart"].forEach(function (name) {
+      map.on(name, function (event) { if (event.originalEvent) { moved = true; } });
+    });
+    window.addEventListener("resize", function () {
+      map.resize();
+      if (!moved && map.dthubBounds) {
+        map.fitBounds(map.dthubBounds, { padding: 32, animate: false, maxZoom: 15 });
+      }
+    });
     return map;
   }
 

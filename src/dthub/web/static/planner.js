@@ -52,9 +52,11 @@
     }
 
     function draw(map, itinerary) {
-      map.getSource("route").setData({ type: "FeatureCollection", features: itinerary.legs.map(function (leg) {
+      var route = { type: "FeatureCollection", features: itinerary.legs.map(function (leg) {
         return { type: "Feature", geometry: leg.legGeometry, properties: { colour: COLOURS[leg.mode] || "#0b5cad" } };
-      }) });
+      }) };
+      map.getSource("route").setData(route);
+      window.dthubMaps.fit(map, [route]);
     }
 
     function render(map, plan) {

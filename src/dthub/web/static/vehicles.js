@@ -5,7 +5,7 @@
   function beijing(iso) {
     var at = new Date(new Date(iso).getTime() + 8 * 3600 * 1000);
     function two(n) { return (n < 10 ? "0" : "") + n; }
-    return two(at.getUTCMonth() + 1) + "-" + two(at.getUTCDate()) + " " + two(at.getUTCHours()) + ":" +
+    return two(at.getUTCHours()) + ":" +
       two(at.getUTCMinutes()) + ":" + two(at.getUTCSeconds());
   }
 
@@ -25,7 +25,7 @@
       var row = document.createElement("tr");
       row.setAttribute("data-plate", p.plate || "");
       cell(row, p.plate || "—");
-      cell(row, p.enterprise || "—");
+      cell(row, p.enterprise || "—", "wrap");
       cell(row, Math.round(p.speed_kmh), "num");
       var c = feature.geometry ? feature.geometry.coordinates : null;
       cell(row, c ? c[0].toFixed(5) + ", " + c[1].toFixed(5) : "—", "pos");
