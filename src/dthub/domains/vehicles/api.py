@@ -17,7 +17,7 @@ from sqlalchemy import select
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles import kpis, registry
 from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
-from dthub.domains.vehicles.rules import RuleConfig
+from dthub.domains.vehicles.config import supervision
 from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow
 from dthub.hub import access
 from dthub.hub.access import Decision
@@ -260,5 +260,6 @@ def get_kpis(
     vehicles = registry.load(hub.store)
     if plates is not None:
         vehicles = {phone: v for phone, v in vehicles.items() if v.plate in plates}
-    found = kpis.read_day(hub, day, vehicles=vehicles, rules=RuleConfig())
+    rules = supervision(hub.settings, vehicles).rules
+    found = kpis.read_day(hub, day, vehicles=vehicles, rules=rules)
     return [KpisOut(**vars(k)) for k in found]

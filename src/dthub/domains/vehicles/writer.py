@@ -100,6 +100,25 @@ class Writer:
         self._started = False
         self._last_sweep = time.monotonic()
 
+    @classmethod
+    def from_settings(
+        cls,
+        hub: Hub,
+        bus: Bus,
+        vehicles: dict[str, Vehicle],
+        *,
+        speed_limit: SpeedLimit | None = None,
+        **options: Any,
+    ) -> Writer:
+        """A writer with the rules, geofences and routes of the hub's settings (`config.supervision`),
+        sweeping every `DTHUB_VEHICLES_OFFLINE_EVERY_S`."""
+        from dthub.domains.vehicles.config import supervision
+
+        found = supervision(hub.settings, vehicles)
+        options.setdefault("offline_every_s", hub.settings.vehicles_offline_every_s)
+        return cls(hub, bus, vehicles, rules=found.rules, areas=found.areas, routes=found.routes,
+                   speed_limit=speed_limit, **options)  # fmt: skip
+
     async def step(self) -> int:
         """One cycle; return the messages handled (0 when the stream had none)."""
         if not self._started:
