@@ -32,9 +32,8 @@ def test_gateway_limits_come_from_dthub_settings(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("DTHUB_VEHICLES_MAX_FRAME_BYTES", "512")
     monkeypatch.setenv("DTHUB_VEHICLES_MAX_UNPUBLISHED", "1000")
     config = GatewayConfig.from_settings(Settings(home=tmp_path), write_timeout_s=3.0)
-    assert (config.idle_timeout_s, config.max_frame_bytes, config.max_unpublished, config.write_timeout_s) == (
-        42.0, 512, 1000, 3.0,
-    )  # fmt: skip
+    limits = (config.idle_timeout_s, config.max_frame_bytes, config.max_unpublished, config.write_timeout_s)
+    assert limits == (42.0, 512, 1000, 3.0)
     assert config.package_timeout_s == 60.0
 
 
@@ -69,7 +68,8 @@ def test_without_files_the_reference_defaults_apply(tmp_path: Path) -> None:
     ("name", "document", "error"),
     [
         ("rules.json", {"drift_kmh": "fast"}, "drift_kmh: Input should be a valid number"),
-        ("rules.json", {"classes": {"taxi": {"speed_limit": 70}}}, "classes.taxi.speed_limit_kmh: Field required"),
+        ("rules.json", {"classes": {"taxi": {"speed_limit": 70}}},
+         "classes.taxi.speed_limit_kmh: Field required"),
         ("rules.json", {"geofences": {"type": "FeatureCollection", "features": [ROUTE]}},
          "feature 0: want a Polygon, got LineString"),
         ("rules.json", [1, 2], "want a JSON object"),

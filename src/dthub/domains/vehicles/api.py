@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles import kpis, registry
-from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
 from dthub.domains.vehicles.config import supervision
+from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
 from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow
 from dthub.hub import access
 from dthub.hub.access import Decision
