@@ -11,10 +11,12 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
+from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from sqlalchemy import select
 
-from dthub.hub import access, keys, query
+from dthub.api import create_app
+from dthub.hub import access, identity, keys, query
 from dthub.hub.audit_tables import AuditLogRow
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
@@ -142,3 +144,34 @@ def test_an_encrypted_field_must_be_a_pii_string_outside_the_key(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         dataclasses.replace(TRACKS, encrypted_fields=encrypted)
+
+
+@pytest.mark.parametrize(
+    ("master", "reason"), [(None, "crypto.no_master_key"), ("other", "crypto.wrong_master_key")]
+)
+@pytest.mark.parametrize("fmt", ["json", "csv", "geojson"])
+def test_the_api_answers_503_with_the_reason_when_the_master_key_is_missing_or_wrong(
+    hub: Hub, master: str | None, reason: str, fmt: str
+) -> None:
+    landed = hub.settings.home
+    hub.close()
+    settings = Settings(
+        home=landed,
+        master_key=SecretStr(base64.b64encode(os.urandom(16)).decode()) if master else None,
+        master_key_id="master-1",
+    )
+    app = create_app(settings, domains=(DOMAIN,))
+    served: Hub = app.state.hub
+    identity.add_person(served.store, "root", name="root", password="correct horse battery", role=Role.ADMIN,
+                        clearance=Level.CORE, by="cli")  # fmt: skip
+    with TestClient(app) as client:
+        token = client.post(
+            "/api/v1/auth/login", json={"username": "root", "password": "correct horse battery"}
+        )
+        headers = {"Authorization": f"Bearer {token.json()['token']}"}
+        answer = client.get(f"/api/v1/datasets/{ENCRYPTED.id}/rows", params={"format": fmt}, headers=headers)
+        items = client.get(f"/ogc/collections/{ENCRYPTED.id}/items", headers=headers)
+
+    assert (answer.status_code, answer.json()["error"]) == (503, reason)
+    assert (items.status_code, items.json()["error"]) == (503, reason)
+    assert not any(plain in answer.text for plain in PLAINTEXTS)

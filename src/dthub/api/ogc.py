@@ -21,12 +21,14 @@ from dthub.hub.query import QueryError, RowQuery
 from dthub.hub.tables import utcnow
 from dthub.hub.web import (
     INVALID_PARAMETERS,
+    KEYS_UNAVAILABLE,
     RATE_LIMITED,
     UNAUTHORISED,
     ApiProblem,
     HubDep,
     LimitedConsumerDep,
     answers,
+    keys_or_503,
 )
 
 router = APIRouter(prefix="/ogc", tags=["ogc"])
@@ -135,6 +137,7 @@ def collection(hub: HubDep, request: Request, collection_id: CollectionId) -> JS
         unauthorised=UNAUTHORISED,
         forbidden=FORBIDDEN,
         limited=RATE_LIMITED,
+        unavailable=KEYS_UNAVAILABLE,
         media_types=(GEOJSON,),
     ),
 )
@@ -180,7 +183,8 @@ def items(
         query.check(spec, decision, asked)
     except QueryError as exc:
         raise ApiProblem(422, exc.reason, exc.detail) from None
-    rows = query.read_page(hub, consumer, spec, decision, asked, fmt="geojson")
+    with keys_or_503():
+        rows = query.read_page(hub, consumer, spec, decision, asked, fmt="geojson")
     body = query.geojson(spec, rows)
     self_url = str(request.url)
     links = [{"href": self_url, "rel": "self", "type": GEOJSON}]

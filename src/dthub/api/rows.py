@@ -20,7 +20,7 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import Field
 
-from dthub.hub import access, query
+from dthub.hub import access, keys, query
 from dthub.hub.access import Treatment
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
@@ -28,6 +28,7 @@ from dthub.hub.domain import UnknownName
 from dthub.hub.query import QueryError, RowQuery
 from dthub.hub.web import (
     INVALID_PARAMETERS,
+    KEYS_UNAVAILABLE,
     RATE_LIMITED,
     UNAUTHORISED,
     ApiProblem,
@@ -35,6 +36,7 @@ from dthub.hub.web import (
     LimitedConsumerDep,
     Model,
     answers,
+    keys_or_503,
 )
 
 router = APIRouter(prefix="/api/v1/datasets", tags=["rows"])
@@ -85,6 +87,7 @@ DatasetId = Annotated[
             unauthorised=UNAUTHORISED,
             forbidden=FORBIDDEN,
             limited=RATE_LIMITED,
+            unavailable=KEYS_UNAVAILABLE,
             media_types=("application/geo+json", "text/csv", "application/vnd.apache.parquet"),
         ),
     },
@@ -138,19 +141,21 @@ def get_rows(
         query.check(spec, decision, asked)
     except QueryError as exc:
         raise ApiProblem(422, exc.reason, exc.detail) from None
-    if format_ == "csv":
-        return StreamingResponse(
-            _csv(query.stream(hub, consumer, spec, decision, asked, fmt="csv")),
-            media_type="text/csv; charset=utf-8",
-            headers={"Content-Disposition": f'attachment; filename="{spec.id}.csv"'},
-        )
-    if format_ == "parquet":
-        return StreamingResponse(
-            _parquet(query.stream(hub, consumer, spec, decision, asked, fmt="parquet")),
-            media_type="application/vnd.apache.parquet",
-            headers={"Content-Disposition": f'attachment; filename="{spec.id}.parquet"'},
-        )
-    rows = query.read_page(hub, consumer, spec, decision, asked, fmt=format_)
+    with keys_or_503():
+        keys.check_readable(hub, spec)
+        if format_ == "csv":
+            return StreamingResponse(
+                _csv(query.stream(hub, consumer, spec, decision, asked, fmt="csv")),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="{spec.id}.csv"'},
+            )
+        if format_ == "parquet":
+            return StreamingResponse(
+                _parquet(query.stream(hub, consumer, spec, decision, asked, fmt="parquet")),
+                media_type="application/vnd.apache.parquet",
+                headers={"Content-Disposition": f'attachment; filename="{spec.id}.parquet"'},
+            )
+        rows = query.read_page(hub, consumer, spec, decision, asked, fmt=format_)
     after = asked.offset + rows.num_rows
     next_cursor = query.encode_cursor(asked, after) if rows.num_rows == asked.limit else None
     if format_ == "geojson":

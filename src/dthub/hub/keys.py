@@ -95,6 +95,17 @@ def data_key(hub: Hub, spec: DatasetSpec, *, create: bool = False) -> DataKey | 
         ) from None
 
 
+def check_readable(hub: Hub, spec: DatasetSpec) -> None:
+    """Raise the `CryptoError` a read of `spec` would meet half-way (no master key, or not the one that
+    wrapped its data key), before any row is sent; nothing when it holds no encrypted value yet."""
+    if not spec.encrypted_fields:
+        return
+    with hub.store.session() as session:
+        if session.get(DataKeyRow, spec.id) is None:
+            return
+    data_key(hub, spec)
+
+
 def encrypt_columns(hub: Hub, spec: DatasetSpec, rows: pa.Table) -> pa.Table:
     """`rows` with each encrypted field's values replaced by SM4-GCM tokens (nulls stay null)."""
     if not spec.encrypted_fields:

@@ -8,6 +8,8 @@ the domains).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from dthub.hub import identity
 from dthub.hub.core import Hub
+from dthub.hub.crypto import CryptoError
 from dthub.hub.identity import Consumer
 from dthub.hub.ratelimit import RateLimiter, retry_after_header
 
@@ -101,10 +104,11 @@ def answers(
     forbidden: str | None = None,
     conflict: str | None = None,
     limited: str | None = None,
+    unavailable: str | None = None,
     media_types: tuple[str, ...] = (),
 ) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 401, 403, 404, 409, 422 or 429
-    (with an `ApiError` body)."""
+    """OpenAPI `responses=` of a route: what 200 returns, and when it answers 401, 403, 404, 409, 422, 429
+    or 503 (with an `ApiError` body)."""
     documented: dict[int | str, dict[str, Any]] = {200: {"description": ok}}
     if media_types:  # besides JSON: what a `format` parameter can ask for
         documented[200]["content"] = {media_type: {} for media_type in media_types}
@@ -115,11 +119,28 @@ def answers(
         (409, conflict),
         (422, invalid),
         (429, limited),
+        (503, unavailable),
     )
     for code, description in refusals:
         if description is not None:
             documented[code] = {"model": ApiError, "description": description}
     return documented
+
+
+KEYS_UNAVAILABLE = (
+    "The dataset's encrypted fields cannot be opened now: `DTHUB_MASTER_KEY` unset (`crypto.no_master_key`),"
+    " not the key that wrapped its data key (`crypto.wrong_master_key`), or a stored value that does not"
+    " authenticate (`crypto.bad_tag`). An operator's matter; nothing is served in plaintext or half."
+)
+
+
+@contextmanager
+def keys_or_503() -> Iterator[None]:
+    """A read that meets a key the hub cannot use answers 503 with the reason, not an unhandled 500."""
+    try:
+        yield
+    except CryptoError as exc:
+        raise ApiProblem(503, exc.reason, exc.detail) from None
 
 
 MAX_ROW_ID = 2**63 - 1
