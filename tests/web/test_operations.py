@@ -4,16 +4,28 @@ empty state), the trip planner's feeds and stops, and CSRF tokens on every POST.
 
 from __future__ import annotations
 
+import json
 import re
+from datetime import UTC, datetime, timedelta
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 
+from dthub.domains.roads.forecast import job
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles.simulator import ENTERPRISE
 from dthub.hub import audit
-from dthub.web import csrf
-from fixtures.console import CSRF_FIELD, FLEET_FIXES, FLEET_VEHICLES, PASSWORD, Console, logged_in
+from dthub.web import csrf, traffic
+from fixtures.console import (
+    COMPANY_PERSON,
+    COMPANY_PLATES,
+    CSRF_FIELD,
+    FLEET_FIXES,
+    FLEET_VEHICLES,
+    PASSWORD,
+    Console,
+    logged_in,
+)
 
 CAIRNS = "gtfs_kit/cairns_gtfs"
 
@@ -96,6 +108,23 @@ def test_track_of_a_day_is_read_through_the_governed_query(console: Console) -> 
     assert other_day.json()["points"] == []
 
 
+def test_a_company_sees_only_its_own_vehicles_alarms_and_kpis(console: Console) -> None:
+    client = logged_in(console, COMPANY_PERSON)
+    live = client.get("/console/vehicles/live.json").json()
+    assert sorted(f["properties"]["plate"] for f in live["features"]) == sorted(COMPANY_PLATES)
+    page = client.get("/console/vehicles").text
+    assert sorted(re.findall(r'<tr data-plate="(津A\d+)">', page)) == sorted(COMPANY_PLATES)
+    alarms = re.search(r'<table class="grid" id="alarms">.*?</table>', page, flags=re.S)
+    assert alarms is not None
+    assert "overspeed:" in alarms[0]  # 津A00000 speeds
+    assert "drift:" not in alarms[0]  # 津A00003 drifts: not the company's
+    kpis = re.search(r'<table class="grid" id="kpis">.*?</table>', page, flags=re.S)
+    assert kpis is not None
+    assert re.search(r'<td class="num">2</td>', kpis[0])
+    other = client.get("/console/vehicles/track.json", params={"plate": "津A00003", "day": "2025-06-02"})
+    assert other.json()["points"] == []
+
+
 def test_low_clearance_reader_sees_no_plate_no_position_and_no_track(console: Console) -> None:
     client = logged_in(console, "li.analyst")
     page = client.get("/console/vehicles").text
@@ -147,10 +176,8 @@ def test_traffic_page_shows_segment_and_corridor_speeds_tpi_and_the_forecast_sta
     assert segments is not None
     assert segments[0].count("<code>pems:") >= 3
     assert re.search(r'<table class="grid" id="corridors">.*?\d+\.\d</td></tr>', page, flags=re.S)
-    if "roads.segment_forecasts" in console.hub.registry.datasets:
-        assert 'id="forecast-empty"' in page  # no forecast job ran on this hub: nothing to compare
-    else:
-        assert "尚无车速预测" in page
+    assert 'id="forecast-empty"' in page  # no forecast job ran on this hub yet: nothing to compare
+    assert "尚无车速预测" in page
     assert 'id="versus-chart"' not in page
     analyst = logged_in(console, "li.analyst").get("/console/traffic").text
     assert 'id="traffic-refused"' in analyst
@@ -176,3 +203,28 @@ def test_planner_offers_the_real_gtfs_feeds_and_their_stops(console: Console) ->
     assert 145 < lon < 146.5
     assert -17.5 < lat < -16.5
     assert client.get("/console/planner/stops.json", params={"feed": "../etc"}).status_code == 404
+
+
+def test_forecasts_of_the_forecast_job_are_drawn_against_the_measured_speeds(console: Console) -> None:
+    # a persistence model trained on the two real days, issued two hours before the lake's latest data, so
+    # that its targets have measured speeds to compare with
+    request = job.TrainRequest(model="persistence", params={}, start=datetime(2022, 10, 11, 7, tzinfo=UTC),
+                               end=datetime(2022, 10, 19, 7, tzinfo=UTC), step=timedelta(minutes=15),
+                               horizons=4)  # fmt: skip
+    model = job.train(console.hub, request, by="test")
+    latest = traffic.latest_observation(console.hub)
+    assert latest is not None
+    [refreshed] = job.refresh_forecasts(console.hub, latest - timedelta(hours=2))
+    assert refreshed.status == "issued"
+    comparison = traffic.forecast_vs_actual(console.hub)
+    assert comparison is not None
+    assert (comparison.model_id, comparison.step_minutes, len(comparison.times)) == (model.id, 15, 4)
+    assert comparison.issued_at == refreshed.issued_at
+    assert all(speed is not None and 0 < speed < 200 for speed in comparison.actual)
+    assert all(0 < speed < 200 for speed in comparison.forecast)
+    page = logged_in(console, "wang.steward").get("/console/traffic").text
+    assert 'id="versus-chart"' in page
+    assert model.id in page
+    data = re.search(r'<script type="application/json" id="versus-data">(.*?)</script>', page, flags=re.S)
+    assert data is not None
+    assert json.loads(data[1])["forecast"] == comparison.forecast
