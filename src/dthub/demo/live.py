@@ -87,13 +87,20 @@ async def _land(writer: Writer, stop: asyncio.Event, every_s: float) -> None:
 
 
 def gateway_port(config: LiveConfig) -> int:
-    """The configured gateway port, or a free one for 0 (chosen now, so the fleet can start early)."""
-    if config.gateway_port:
-        return config.gateway_port
+    """The gateway port, a free one for 0 (chosen now, so the fleet can start early); `OSError` when the
+    server's or the gateway's port is taken, before anything is built."""
+    for port in (config.port, config.gateway_port):
+        if port:
+            _bind(config.host, port)
+    return config.gateway_port or _bind(config.host, 0)
+
+
+def _bind(host: str, port: int) -> int:
     with socket.socket() as probe:
-        probe.bind((config.host, 0))
-        port: int = probe.getsockname()[1]
-        return port
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
+        bound: int = probe.getsockname()[1]
+        return bound
 
 
 def start_fleet(config: LiveConfig, port: int, seed: int) -> subprocess.Popen[bytes]:
