@@ -111,10 +111,14 @@ class Writer:
         **options: Any,
     ) -> Writer:
         """A writer with the rules, geofences and routes of the hub's settings (`config.supervision`),
-        sweeping every `DTHUB_VEHICLES_OFFLINE_EVERY_S`."""
+        the posted limits of the road segments in the lake (unless `speed_limit` is given), sweeping
+        every `DTHUB_VEHICLES_OFFLINE_EVERY_S`."""
         from dthub.domains.vehicles.config import supervision
+        from dthub.domains.vehicles.segments import SegmentLimits
 
         found = supervision(hub.settings, vehicles)
+        if speed_limit is None and len(segments := SegmentLimits.read(hub)):
+            speed_limit = segments
         options.setdefault("offline_every_s", hub.settings.vehicles_offline_every_s)
         return cls(hub, bus, vehicles, rules=found.rules, areas=found.areas, routes=found.routes,
                    speed_limit=speed_limit, **options)  # fmt: skip
