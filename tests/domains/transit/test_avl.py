@@ -11,11 +11,13 @@ import numpy as np
 import pytest
 
 from dthub.domains.transit import avl
+from dthub.domains.transit.gbfs import read_station_information, read_station_status
 from dthub.domains.transit.geo import distance_m
 from dthub.domains.transit.realtime_ingest import CapMetricsPositions
 from fixtures.hub import REALDATA, need_realdata
 
 CAPMETRO = REALDATA / "transit_avl" / "capmetro_austin"
+BOULDER = REALDATA / "bikeshare" / "boulder_bcycle_gbfs"
 DAY = date(2017, 4, 18)
 
 
@@ -199,3 +201,21 @@ def test_headways_on_the_austin_evening_against_the_schedule(
         assert h.passages >= 3
         assert h.wait_s >= h.mean_headway_s / 2 - 1e-6
         assert h.excess_wait_s == pytest.approx(h.wait_s - (h.scheduled_wait_s or h.mean_headway_s / 2))
+
+
+def test_bike_connections_follow_the_real_boulder_availability() -> None:
+    """Arrivals constructed at Boulder stops (there is no Austin GBFS in the shared data), availability real:
+    Folsom & Colorado (bcycle_boulder_1855, the only station within 200 m) is empty at the first poll of
+    2022-02-05 and has a bike at 1644037958."""
+    stations = read_station_information(need_realdata(BOULDER / "station_information.json").read_bytes())
+    snapshots = read_station_status(
+        need_realdata(BOULDER / "station_status_2022-02-05_24h.jsonl.gz").read_bytes()
+    )
+    folsom = (40.00811 + 0.0005, -105.26385)  # a stop 56 m north of the station
+    far = (40.10, -105.10)  # no station within 200 m
+    lat = np.asarray([folsom[0], folsom[0], folsom[0], far[0]])
+    lon = np.asarray([folsom[1], folsom[1], folsom[1], far[1]])
+    first, with_bike = snapshots[0].last_updated, 1644037958
+    when = np.asarray([first, with_bike, first - 3600, with_bike])
+    result = avl.bike_connections(lat, lon, when, stations, snapshots)
+    assert result == avl.BikeConnections(arrivals=3, made=1, unknown=1, no_station=1)

@@ -3,10 +3,14 @@ audited reads, documented refusals."""
 
 from __future__ import annotations
 
+import dataclasses
+
+import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from dthub.api import create_app
+from dthub.domains.transit import avl_api
 from dthub.domains.transit.realtime_ingest import CapMetricsPositions
 from dthub.hub import identity
 from dthub.hub.audit_tables import AuditLogRow
@@ -21,7 +25,7 @@ PASSWORD = "correct horse battery"
 DAY = {"source": "capmetro", "date": "2017-04-18"}
 
 
-def test_avl_routes_answer_from_governed_reads(settings: Settings) -> None:
+def test_avl_routes_answer_from_governed_reads(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     app = create_app(settings)
     with TestClient(app) as client:
         hub: Hub = app.state.hub
@@ -50,6 +54,10 @@ def test_avl_routes_answer_from_governed_reads(settings: Settings) -> None:
             headers=headers,
         )
         transfers = client.get("/api/v1/transit/avl/transfers", params=DAY, headers=headers)
+        # the bike path, with a GBFS system of another city: no Austin stop has a Boulder station near
+        boulder = dataclasses.replace(avl_api.AVL_SOURCES["capmetro"], bikeshare="boulder_bcycle_gbfs")
+        monkeypatch.setitem(avl_api.AVL_SOURCES, "capmetro", boulder)
+        elsewhere = client.get("/api/v1/transit/avl/transfers", params=DAY, headers=headers)
         with hub.store.session() as session:
             reads = session.scalars(
                 select(AuditLogRow).where(AuditLogRow.target == "transit.vehicle_positions")
@@ -69,5 +77,12 @@ def test_avl_routes_answer_from_governed_reads(settings: Settings) -> None:
     modes = {m["modes"]: m for m in transfers.json()["modes"]}
     assert modes["BUS->BUS"]["connections"] > 100
     assert "BUS->RAIL" in modes
+    assert transfers.json()["bike"] is None  # no Austin GBFS in the shared data
+    assert elsewhere.json()["bike"] == {
+        "system": "boulder_bcycle_gbfs",
+        "arrivals": 0,
+        "made": None,
+        "unknown": 0,
+    }
     # each answer: an access decision and an audited read of the rows
-    assert sum(r.detail.get("step") == "rows" for r in reads) == 3
+    assert sum(r.detail.get("step") == "rows" for r in reads) == 4

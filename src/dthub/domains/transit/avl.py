@@ -18,6 +18,8 @@ Steps:
 - `headways`: per route and stop, the observed headways' mean, coefficient of variation, the average wait
   of a rider arriving at random (sum h² / 2 sum h), and the excess over the scheduled wait when a schedule
   is given (EWT), else over evenly spaced service at the observed frequency;
+- `bike_connections`: arrivals at stops with a bike-share station within walking distance, and the share
+  that found a bike there (GBFS station_status at that moment);
 - `transfers`: at interchange stops (stops of different routes within `walk_m`), each scheduled
   connection (an arrival, then the first departure of another route at least `min_transfer_s` + the walk
   later and at most `max_wait_s`) whose two trips were observed is made when the observed departure is no
@@ -39,7 +41,8 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from dthub.domains.transit.geo import EARTH_RADIUS_M, nearby_pairs
+from dthub.domains.transit.gbfs import Station, StatusSnapshot, network_at
+from dthub.domains.transit.geo import EARTH_RADIUS_M, distance_m, nearby_pairs
 from dthub.domains.transit.gtfs import read_table, seconds
 
 F64 = npt.NDArray[np.float64]
@@ -585,3 +588,54 @@ def transfers(
                         )
                     )
     return Transfers(tuple(connections), unobserved, rules)
+
+
+# --- bike-share connections ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BikeConnections:
+    """Arrivals at stops with a bike-share station within walking distance, and how many found a bike."""
+
+    arrivals: int
+    """Observed arrivals at a stop with a station within `walk_m`."""
+    made: int
+    """Of those, arrivals for which a station within `walk_m` had a bike when the rider got there."""
+    unknown: int
+    """Arrivals with no station status at that moment (before the first poll, or a stale one)."""
+    no_station: int
+    """Arrivals at stops without a station within `walk_m` (not connections)."""
+
+
+def bike_connections(
+    stop_lat: F64,
+    stop_lon: F64,
+    arrival_posix: I64,
+    stations: Sequence[Station],
+    snapshots: Sequence[StatusSnapshot],
+    *,
+    walk_m: float = 200.0,
+    walk_speed_mps: float = 1.2,
+) -> BikeConnections:
+    """Bus or metro to bike-share (公交/地铁接驳共享单车): for each arrival (stop position, POSIX time), was
+    there a bike at a station within `walk_m` when the rider walked there? Availability from the GBFS
+    station_status poll at or before that moment (`gbfs.network_at`)."""
+    if not stations:
+        return BikeConnections(0, 0, 0, len(arrival_posix))
+    lat = np.asarray([s.lat for s in stations])
+    lon = np.asarray([s.lon for s in stations])
+    arrivals = made = unknown = no_station = 0
+    for slat, slon, when in zip(stop_lat.tolist(), stop_lon.tolist(), arrival_posix.tolist(), strict=True):
+        metres = distance_m(np.full(len(lat), slat), np.full(len(lat), slon), lat, lon)
+        near = np.flatnonzero(metres <= walk_m)
+        if len(near) == 0:
+            no_station += 1
+            continue
+        arrivals += 1
+        walked = int(when) + int(np.ceil(metres[near].min() / walk_speed_mps))
+        net = network_at(stations, snapshots, walked)
+        if net.at is None or not (net.pickup | net.dropoff).any():
+            unknown += 1
+            continue
+        made += int(net.pickup[near].any())
+    return BikeConnections(arrivals, made, unknown, no_station)

@@ -22,6 +22,7 @@ from fastapi import APIRouter, Query
 from pydantic import Field
 
 from dthub.domains.transit import avl
+from dthub.domains.transit.gbfs import read_station_information, read_station_status
 from dthub.domains.transit.realtime_ingest import VEHICLE_POSITIONS
 from dthub.hub import access, query
 from dthub.hub.core import Hub
@@ -45,6 +46,8 @@ class AvlSource:
     timezone: str
     schedule_period: str
     rail_routes: frozenset[str]
+    bikeshare: str | None = None
+    """GBFS system under `<DTHUB_REALDATA>/bikeshare/` of the same city, for bike connections."""
 
 
 AVL_SOURCES = {
@@ -55,6 +58,7 @@ AVL_SOURCES = {
         timezone="America/Chicago",
         schedule_period="2016-08-21/2017-01-21 (all day types in one extract)",
         rail_routes=frozenset({"550"}),
+        bikeshare=None,  # Austin B-cycle's GBFS is not in the shared data
     )
 }
 
@@ -121,6 +125,13 @@ class ModeTransfers(Model):
     made: float = Field(description="Share made: observed departure no earlier than arrival + walk.")
 
 
+class BikeTransfers(Model):
+    system: str
+    arrivals: int = Field(description="Observed arrivals at stops with a bike-share station within walk_m.")
+    made: float | None = Field(description="Share of those that found a bike (status known); null if none.")
+    unknown: int = Field(description="Arrivals without a station status at that moment.")
+
+
 class TransferAnswer(Model):
     coverage: Coverage
     walk_m: float
@@ -129,6 +140,9 @@ class TransferAnswer(Model):
         description="Scheduled connections left out: the departing trip was not observed."
     )
     modes: list[ModeTransfers]
+    bike: BikeTransfers | None = Field(
+        description="Bus and metro to bike share: null when the source has no GBFS system in the real data."
+    )
 
 
 @lru_cache(maxsize=2)
@@ -323,13 +337,45 @@ def get_transfers(
     timed = avl.on_time(read.found, read.schedule)
     rules = avl.TransferRules(walk_m=walk_m, max_wait_s=max_wait_s, rail_routes=read.source.rail_routes)
     result = avl.transfers(timed, read.schedule, read.stops, rules)
+    bike = _bike_transfers(hub, read, timed, walk_m)
     return TransferAnswer(
         coverage=read.coverage(timed),
         walk_m=walk_m,
         max_wait_s=max_wait_s,
         unobserved=result.unobserved,
+        bike=bike,
         modes=[
             ModeTransfers(modes=k, connections=int(v["connections"]), made=v["made"])
             for k, v in result.by_modes().items()
         ],
+    )
+
+
+def _bike_transfers(hub: Hub, read: _Day, timed: avl.OnTime, walk_m: float) -> BikeTransfers | None:
+    if read.source.bikeshare is None:
+        return None
+    folder = hub.settings.realdata / "bikeshare" / read.source.bikeshare
+    stations = read_station_information((folder / "station_information.json").read_bytes())
+    snapshots = [
+        s
+        for path in sorted(folder.glob("station_status*.json*"))
+        for s in read_station_status(path.read_bytes())
+    ]
+    origin = avl.day_origin(read.day, read.source.timezone)
+    stops = np.concatenate([read.schedule.patterns[a.trace.pattern][a.trace.stops] for a in timed.assigned])
+    times = np.concatenate([a.trace.times for a in timed.assigned]) + origin
+    found = avl.bike_connections(
+        read.stops.lat[stops],
+        read.stops.lon[stops],
+        times,
+        stations,
+        sorted(snapshots, key=lambda s: s.last_updated),
+        walk_m=walk_m,
+    )
+    known = found.arrivals - found.unknown
+    return BikeTransfers(
+        system=read.source.bikeshare,
+        arrivals=found.arrivals,
+        made=found.made / known if known else None,
+        unknown=found.unknown,
     )
