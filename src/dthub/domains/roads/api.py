@@ -228,10 +228,15 @@ class ForecastModel(Model):
     inputs: list[ForecastInput] = Field(description="Lake batches it was trained on.")
 
 
-def _aware(moment: datetime | None) -> datetime | None:
+def _aware(moment: datetime | None, name: str) -> datetime | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise ApiProblem(
+            422, "request.invalid", f"query.{name}: {moment} is outside the UTC calendar"
+        ) from None
 
 
 @router.get(
@@ -274,7 +279,7 @@ def get_forecasts(
     decision = access.authorise(hub, consumer, SEGMENT_FORECASTS)
     if not decision.allowed:
         raise ApiProblem(403, decision.reason, f"{consumer.actor} may not read {SEGMENT_FORECASTS.id}")
-    since, until = _aware(issued_since), _aware(issued_until)
+    since, until = _aware(issued_since, "issued_since"), _aware(issued_until, "issued_until")
     if since is not None and until is not None and not since < until:
         raise ApiProblem(422, "request.invalid", "query.issued_until: want issued_since < issued_until")
     filters = [

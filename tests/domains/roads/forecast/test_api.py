@@ -172,3 +172,12 @@ def test_the_server_refreshes_forecasts_on_its_schedule(settings: Settings, pems
                 break
             time.sleep(0.1)
     assert len(hub.files("roads.segment_forecasts")) == 1
+
+
+def test_a_time_outside_the_calendar_is_refused(served: tuple[TestClient, Hub]) -> None:
+    client, hub = served
+    answer = client.get(
+        FORECASTS, headers=reader(hub, "analyst"), params={"issued_since": "9999-12-31T23:59:59-12:00"}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["error"] == "request.invalid"
