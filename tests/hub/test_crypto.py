@@ -23,6 +23,7 @@ from dthub.hub.crypto import (
     decrypt_field,
     decrypt_fields,
     encrypt_field,
+    encrypt_fields,
     hmac_sm3,
     key_id_of,
     master_id_of,
@@ -105,12 +106,15 @@ def test_field_round_trips_with_a_fresh_nonce_each_time() -> None:
     assert key_id_of(first) == "roads.vehicles/plate"
 
 
-def test_a_column_opens_like_its_values_one_by_one_and_keeps_nulls() -> None:
+def test_a_column_seals_and_opens_like_its_values_one_by_one_and_keeps_nulls() -> None:
     key = new_data_key("vehicles.tracks/phone")
     values = ["13812345678", None, "津A12345", "", "15900000000"]
-    tokens = [None if v is None else encrypt_field(v, key, context=b"phone") for v in values]
+    one_by_one = [None if v is None else encrypt_field(v, key, context=b"phone") for v in values]
+    column = encrypt_fields(values, key, context=b"phone")
 
-    assert decrypt_fields(tokens, key, context=b"phone") == values
+    assert decrypt_fields(one_by_one, key, context=b"phone") == values
+    assert [None if t is None else decrypt_field(t, key, context=b"phone") for t in column] == values
+    assert len({t for t in column if t is not None} | {t for t in one_by_one if t is not None}) == 8
 
 
 @OPENERS

@@ -159,6 +159,23 @@ def encrypt_field(value: str, key: DataKey, *, context: bytes = b"") -> str:
     return _seal(key.secret, header, value.encode(), context).decode()
 
 
+def encrypt_fields(values: Sequence[str | None], key: DataKey, *, context: bytes = b"") -> list[str | None]:
+    """`encrypt_field` over a column (nulls stay null), a fresh random nonce for each value."""
+    header = bytes([VERSION]) + _id_field(key.id)
+    aad, sm4, gcm, encode = header + context, algorithms.SM4(key.secret), modes.GCM, base64.urlsafe_b64encode
+    tokens: list[str | None] = []
+    for value in values:
+        if value is None:
+            tokens.append(None)
+            continue
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        encryptor = Cipher(sm4, gcm(nonce)).encryptor()
+        encryptor.authenticate_additional_data(aad)
+        sealed = encryptor.update(value.encode()) + encryptor.finalize()
+        tokens.append(encode(header + nonce + sealed + encryptor.tag).rstrip(b"=").decode())
+    return tokens
+
+
 def key_id_of(token: str) -> str:
     """The id of the data key a field token needs (so the caller can fetch and unwrap it)."""
     return _Reader(token).key_id()

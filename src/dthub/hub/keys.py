@@ -28,7 +28,7 @@ from dthub.hub.crypto import (
     DataKey,
     MasterKey,
     decrypt_fields,
-    encrypt_field,
+    encrypt_fields,
     new_data_key,
     rotate_master_key,
     unwrap_data_key,
@@ -115,7 +115,7 @@ def encrypt_columns(hub: Hub, spec: DatasetSpec, rows: pa.Table) -> pa.Table:
     for column in spec.encrypted_fields:
         bound = context(spec, column)
         values = rows[column].to_pylist()
-        tokens = [None if v is None else encrypt_field(v, key, context=bound) for v in values]
+        tokens = encrypt_fields(values, key, context=bound)
         index = rows.schema.get_field_index(column)
         rows = rows.set_column(index, rows.schema.field(column), pa.array(tokens, pa.string()))
     return rows
