@@ -24,7 +24,7 @@ from dthub.domains.vehicles import alarms as workflow
 from dthub.hub import access_requests, quarantine
 from dthub.hub.identity_tables import AccessRequestRow
 from dthub.hub.tables import QuarantineRow
-from dthub.web import STATIC
+from dthub.web import STATIC, planner
 from fixtures.console import BAD_NUMBER_LINE, FLEET_FIXES, FLEET_T0, PASSWORD, Console, land_fleet
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -154,6 +154,7 @@ def _requests(console: Console) -> list[AccessRequestRow]:
 
 
 CAIRNS = "gtfs_kit/cairns_gtfs"
+BIKESHARE = "boulder_bcycle_gbfs"
 SIZES = ((1920, 1080), (1366, 768))
 
 
@@ -293,6 +294,25 @@ def test_operator_watches_the_fleet_handles_an_alarm_and_plans_a_trip(
         expect(page.locator("#plan-form")).to_have_attribute("data-planned", re.compile(r"[1-9]"))
         expect(page.locator("#itineraries .leg[data-mode=BUS]").first).to_be_visible()
         shots(page, "17-planner", "#itineraries .itinerary")
+
+        # with the real Boulder bike-share system: a ride between two of its stations
+        page.select_option("#plan-bikeshare", BIKESHARE)
+        expect(page.locator("#plan-form")).to_have_attribute("data-ready", "1")
+        expect(page.locator("#map")).to_have_attribute("data-ready", "1")
+        stations = planner.bike_stations(console.hub.settings.realdata, BIKESHARE)
+        assert stations is not None
+        ends = [stations["features"][i]["geometry"]["coordinates"] for i in (0, 10)]
+        page.evaluate("([lon, lat]) => window.dthubMap.jumpTo({center: [lon, lat], zoom: 13})", ends[0])
+        box = page.locator("#map").bounding_box()
+        assert box is not None
+        for lon, lat in ends:
+            point = page.evaluate("([lon, lat]) => window.dthubMap.project([lon, lat])", [lon, lat])
+            page.mouse.click(box["x"] + point["x"], box["y"] + point["y"])
+        expect(page.locator("#plan-form")).to_have_attribute("data-picks", "2")
+        page.click("#plan-submit")
+        expect(page.locator("#itineraries .leg[data-mode=BICYCLE]").first).to_be_visible()
+        expect(page.locator("#itineraries .leg[data-mode=BICYCLE]").first).to_contain_text("骑行")
+        page.screenshot(path=str(SHOTS / "18-planner-bike-share.png"))
         browser.close()
 
     assert errors == []

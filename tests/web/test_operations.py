@@ -228,3 +228,16 @@ def test_forecasts_of_the_forecast_job_are_drawn_against_the_measured_speeds(con
     data = re.search(r'<script type="application/json" id="versus-data">(.*?)</script>', page, flags=re.S)
     assert data is not None
     assert json.loads(data[1])["forecast"] == comparison.forecast
+
+
+def test_planner_offers_the_real_bike_share_systems_and_their_stations(console: Console) -> None:
+    client = logged_in(console, "li.analyst")
+    page = client.get("/console/planner", params={"feed": CAIRNS, "bikeshare": "boulder_bcycle_gbfs"}).text
+    assert "<option selected>boulder_bcycle_gbfs</option>" in page
+    assert 'data-bikes="/console/planner/bikes.json?system=boulder_bcycle_gbfs"' in page
+    stations = client.get("/console/planner/bikes.json", params={"system": "boulder_bcycle_gbfs"}).json()
+    assert len(stations["features"]) > 10
+    lon, lat = stations["features"][0]["geometry"]["coordinates"]
+    assert -105.4 < lon < -105.1
+    assert 39.9 < lat < 40.1  # Boulder, Colorado
+    assert client.get("/console/planner/bikes.json", params={"system": "nowhere"}).status_code == 404

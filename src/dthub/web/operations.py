@@ -182,14 +182,26 @@ def map_alarms(hub: HubDep, me: PersonDep) -> JSONResponse:
 
 
 @router.get("/planner")
-def planner_page(request: Request, hub: HubDep, me: PersonDep, feed: str | None = None) -> HTMLResponse:
+def planner_page(
+    request: Request, hub: HubDep, me: PersonDep, feed: str | None = None, bikeshare: str | None = None
+) -> HTMLResponse:
     names = planner.feeds(hub.settings.realdata)
+    systems = planner.bikeshares(hub.settings.realdata)
     chosen = feed if feed in names else (names[0] if names else None)
     day = None
     if chosen is not None:
         path = planner.feed_path(hub.settings.realdata, chosen)
         day = planner.default_day(path, datetime.now(UTC).astimezone(SHANGHAI).date()) if path else None
-    return render(request, "planner.html", me, feeds=names, feed=chosen, day=day)
+    return render(
+        request,
+        "planner.html",
+        me,
+        feeds=names,
+        feed=chosen,
+        day=day,
+        bikeshares=systems,
+        bikeshare=bikeshare if bikeshare in systems else None,
+    )
 
 
 @router.get("/planner/stops.json")
@@ -198,3 +210,11 @@ def planner_stops(hub: HubDep, me: PersonDep, feed: str) -> JSONResponse:
     if path is None:
         raise PageRefused(404, "notfound.title", feed)
     return JSONResponse(planner.stops(path))
+
+
+@router.get("/planner/bikes.json")
+def planner_bikes(hub: HubDep, me: PersonDep, system: str) -> JSONResponse:
+    stations = planner.bike_stations(hub.settings.realdata, system)
+    if stations is None:
+        raise PageRefused(404, "notfound.title", system)
+    return JSONResponse(stations)

@@ -2,7 +2,9 @@
 over, a feed's stops for the map, and a service day the feed runs on.
 
 Feeds are the ones `POST /api/v1/transit/plan` accepts: files and folders under `<DTHUB_REALDATA>/gtfs/`,
-named by their path without `.zip`. The page posts its query to that same route; nothing is computed here.
+named by their path without `.zip`; bike-share systems, its `bikeshare`: folders under
+`<DTHUB_REALDATA>/bikeshare/` holding a GBFS `station_information.json`. The page posts its query to that
+same route; nothing is computed here.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 import pyarrow.compute as pc
 
 from dthub.domains.transit.api import FEED_NAME
+from dthub.domains.transit.gbfs import read_station_information
 from dthub.domains.transit.gtfs import parse_date, read_feed
 
 STOP_LIMIT = 20_000
@@ -82,3 +85,35 @@ def default_day(path: Path, today: date) -> date:
     while day.weekday() not in (1, 2, 3) and day < found[1]:
         day += timedelta(days=1)
     return day
+
+
+def bikeshares(realdata: Path) -> list[str]:
+    """Names of the GBFS systems under `<realdata>/bikeshare/` (folders with station_information.json)."""
+    root = realdata / "bikeshare"
+    if not root.is_dir():
+        return []
+    return sorted(path.parent.name for path in root.glob("*/station_information.json"))
+
+
+@lru_cache(maxsize=4)
+def _stations(path: Path) -> dict[str, Any]:
+    features = [
+        {
+            "type": "Feature",
+            "geometry": {"type": "Point", "coordinates": [station.lon, station.lat]},
+            "properties": {
+                "station_id": station.station_id,
+                "name": station.name,
+                "capacity": station.capacity,
+            },
+        }
+        for station in read_station_information(path.read_bytes())
+    ]
+    return {"type": "FeatureCollection", "features": features[:STOP_LIMIT]}
+
+
+def bike_stations(realdata: Path, name: str) -> dict[str, Any] | None:
+    """The system's stations as GeoJSON points; None when `name` is not a system under the real data."""
+    if name not in bikeshares(realdata):
+        return None
+    return _stations(realdata / "bikeshare" / name / "station_information.json")

@@ -1,7 +1,7 @@
 // Maps of the console: MapLibre GL over a plain style defined here (no tiles, no CDN, works offline),
 // drawing the hub's own GeoJSON: segments coloured by level, live vehicles (polled), open alarms, stops.
 // The element #map names its data: data-segments, data-vehicles (+ data-poll seconds), data-alarms,
-// data-stops. Each poll of vehicles fires "dthub:vehicles" on the element with the FeatureCollection.
+// data-stops, data-bikes. Each poll of vehicles fires "dthub:vehicles" on the element with the FeatureCollection.
 "use strict";
 (function () {
   var STYLE = {
@@ -53,7 +53,7 @@
   }
 
   function addLayers(map) {
-    ["segments", "stops", "track", "route", "alarms", "vehicles", "playhead", "picks"].forEach(function (name) {
+    ["segments", "stops", "bikes", "track", "route", "alarms", "vehicles", "playhead", "picks"].forEach(function (name) {
       map.addSource(name, { type: "geojson", data: EMPTY });
     });
     map.addLayer({ id: "segments", type: "line", source: "segments",
@@ -61,6 +61,8 @@
       paint: { "line-color": ["get", "colour"], "line-width": ["match", ["get", "road_class"], "expressway", 4, "arterial", 3, 2] } });
     map.addLayer({ id: "stops", type: "circle", source: "stops",
       paint: { "circle-radius": 3, "circle-color": "#5b6b7c", "circle-opacity": 0.7 } });
+    map.addLayer({ id: "bikes", type: "circle", source: "bikes",
+      paint: { "circle-radius": 4, "circle-color": "#1f7a3f", "circle-stroke-color": "#fff", "circle-stroke-width": 1 } });
     map.addLayer({ id: "route", type: "line", source: "route",
       paint: { "line-color": ["get", "colour"], "line-width": 5, "line-opacity": 0.85 } });
     map.addLayer({ id: "track", type: "line", source: "track", paint: { "line-color": "#7b3fa0", "line-width": 3 } });
@@ -95,7 +97,7 @@
     map.on("load", function () {
       addLayers(map);
       holder.dispatchEvent(new CustomEvent("dthub:map", { detail: map }));
-      var names = ["segments", "alarms", "vehicles", "stops"].filter(function (name) { return holder.dataset[name]; });
+      var names = ["segments", "alarms", "vehicles", "stops", "bikes"].filter(function (name) { return holder.dataset[name]; });
       var loads = names.map(function (name) {
         return getJSON(holder.dataset[name]).then(function (data) {
           map.getSource(name).setData(data);

@@ -90,9 +90,13 @@
       form.setAttribute("data-planned", String(itineraries.length));
     }
 
-    document.getElementById("plan-feed").addEventListener("change", function (event) {
-      window.location.search = "?feed=" + encodeURIComponent(event.target.value);
-    });
+    function reload() {
+      var feed = document.getElementById("plan-feed").value;
+      var bikes = document.getElementById("plan-bikeshare").value;
+      window.location.search = "?feed=" + encodeURIComponent(feed) + (bikes ? "&bikeshare=" + encodeURIComponent(bikes) : "");
+    }
+    document.getElementById("plan-feed").addEventListener("change", reload);
+    document.getElementById("plan-bikeshare").addEventListener("change", reload);
 
     holder.addEventListener("dthub:map", function (ready) {
       var map = ready.detail;
@@ -110,6 +114,7 @@
           date: data.get("date"), time: data.get("time"), feeds: [form.dataset.feed],
           walk_radius_m: Number(data.get("walk_radius_m") || 800), max_transfers: Number(data.get("max_transfers") || 3)
         };
+        if (data.get("bikeshare")) { body.bikeshare = data.get("bikeshare"); }
         status.textContent = words.planning;
         list.replaceChildren();
         fetch("/api/v1/transit/plan", { method: "POST", credentials: "same-origin",
