@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, field_validator
 
 from dthub.domains.transit import riders
 from dthub.domains.transit.fares import fare_systems
@@ -41,6 +41,8 @@ FORBIDDEN = (
     "charges, a clearance below the rider id's level (`maas.rider_masked`)."
 )
 PAGE_ROWS = 1000
+YEARS = (2000, 2100)
+"""Taps and days outside these years are refused (422), not computed with."""
 
 
 class TapIn(Model):
@@ -60,6 +62,13 @@ class TapIn(Model):
         default=None, ge=0, le=1_000_000, description="On a tap-out: fare distance from the entry, m."
     )
     simulated: bool = Field(default=False, description="True for made-up taps (tests, demos).")
+
+    @field_validator("tapped_at")
+    @classmethod
+    def _plausible(cls, value: datetime) -> datetime:
+        if not YEARS[0] <= value.year <= YEARS[1]:
+            raise ValueError(f"a tap between {YEARS[0]} and {YEARS[1]}, got {value.isoformat()}")
+        return value
 
 
 class TapsIn(Model):
@@ -168,6 +177,8 @@ def get_charges(
 ) -> ChargesOut:
     """What one code for all modes charges a rider for a day: taps paired into rides, fares, 联程优惠 within
     their windows, and the daily cap."""
+    if not YEARS[0] <= day.year <= YEARS[1]:
+        raise ApiProblem(422, "request.invalid", f"query.day: between {YEARS[0]} and {YEARS[1]}, got {day}")
     decision = _authorise(hub, consumer)
     if not decision.plain("rider_id"):
         raise ApiProblem(403, "maas.rider_masked", f"{consumer.actor} sees rider ids masked only")
