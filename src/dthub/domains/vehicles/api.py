@@ -1,7 +1,11 @@
-"""HTTP routes of the vehicles domain, mounted at `/api/v1/vehicles`: live positions, alarms, daily KPIs.
+"""HTTP routes of the vehicles domain, mounted at `/api/v1/vehicles`: live positions, tracks, alarms, daily
+KPIs.
 
 Thin: every read goes through `hub.access` (a grant on the dataset, clearance, masking, a company's own
-vehicles only); precise positions and plates are personal information.
+vehicles only); precise positions and plates are personal information. A track is read through the
+sharing layer itself (`hub.query`): a reader cleared for locations gets it precise, any other gets the
+coordinates on the 1 km grid and the times truncated to 15 min (time windows widened to whole cells), as
+every other read of the dataset; the read is audited.
 """
 
 from __future__ import annotations
@@ -19,11 +23,12 @@ from dthub.domains.vehicles import kpis, registry
 from dthub.domains.vehicles.config import supervision
 from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
 from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow
-from dthub.hub import access
+from dthub.hub import access, query
 from dthub.hub.access import Decision
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
 from dthub.hub.identity import Consumer
+from dthub.hub.query import Filter, QueryError, RowQuery
 from dthub.hub.web import INVALID_PARAMETERS, UNAUTHORISED, ApiProblem, ConsumerDep, HubDep, Model, answers
 
 router = APIRouter()
@@ -35,7 +40,9 @@ FORBIDDEN = "No live grant on the dataset, or a clearance below its level; `erro
 class LivePosition(Model):
     phone: str | None = Field(description="Terminal phone; masked or absent below its level.")
     plate: str | None = Field(description="Plate; masked below its level.")
-    reported_at: datetime = Field(description="Time of the last fix, UTC.")
+    reported_at: datetime = Field(
+        description="Time of the last fix, UTC; truncated to 15 min below its level."
+    )
     lon: float | None = Field(description="Longitude, WGS-84; snapped to a 1 km grid below its level.")
     lat: float | None = Field(description="Latitude, WGS-84; snapped to a 1 km grid below its level.")
     speed_kmh: float
@@ -87,7 +94,8 @@ def _plates(decision: Decision) -> tuple[str, ...] | None:
 )
 def get_live(hub: HubDep, consumer: ConsumerDep) -> list[LivePosition]:
     """The last fix of every terminal (a company: of its vehicles), online when heard from recently."""
-    decision = _authorise(hub, consumer, LOCATION_REPORTS)
+    spec = hub.registry.dataset(LOCATION_REPORTS.id)
+    decision = _authorise(hub, consumer, spec)
     plates = _plates(decision)
     with hub.store.session() as session:
         rows = list(session.scalars(select(LiveStateRow).order_by(LiveStateRow.phone)))
@@ -99,15 +107,16 @@ def get_live(hub: HubDep, consumer: ConsumerDep) -> list[LivePosition]:
             "plate": pa.array([r.plate for r in rows], pa.string()),
             "lon": pa.array([r.lon for r in rows], pa.float64()),
             "lat": pa.array([r.lat for r in rows], pa.float64()),
+            "reported_at": pa.array([r.reported_at for r in rows], pa.timestamp("us", tz="UTC")),
         }
     )
-    shown = access.apply(decision, LOCATION_REPORTS, table).to_pylist()
+    shown = access.apply(decision, spec, table).to_pylist()
     now = datetime.now(UTC)
     return [
         LivePosition(
             phone=view.get("phone"),
             plate=view.get("plate"),
-            reported_at=row.reported_at,
+            reported_at=view["reported_at"],
             lon=view.get("lon"),
             lat=view.get("lat"),
             speed_kmh=row.speed_kmh,
@@ -116,6 +125,65 @@ def get_live(hub: HubDep, consumer: ConsumerDep) -> list[LivePosition]:
         )
         for row, view in zip(rows, shown, strict=True)
     ]
+
+
+class TrackPoint(Model):
+    reported_at: datetime = Field(description="Time of the fix, UTC; truncated to 15 min unless precise.")
+    lon: float | None = Field(description="Longitude, WGS-84; on a 1 km grid unless precise.")
+    lat: float | None = Field(description="Latitude, WGS-84; on a 1 km grid unless precise.")
+    speed_kmh: float | None
+    direction: int | None = Field(description="Heading, degrees, north 0, clockwise.")
+
+
+class TrackOut(Model):
+    plate: str
+    precise: bool = Field(
+        description="Coordinates and times as reported (a reader cleared for locations); false: coarsened "
+        "by the sharing layer (1 km grid, 15 min)."
+    )
+    points: list[TrackPoint] = Field(description="Fixes oldest first.")
+
+
+TRACK_FIELDS = ("reported_at", "lon", "lat", "speed_kmh", "direction")
+MAX_TRACK_POINTS = 10_000
+
+
+@router.get(
+    "/tracks/{plate}",
+    summary="A vehicle's track",
+    response_model=TrackOut,
+    responses=answers(
+        "The fixes of the vehicle in the window, oldest first: precise for a reader cleared for locations, "
+        "else coarsened (1 km, 15 min) by the sharing layer.",
+        invalid=INVALID_PARAMETERS + " `error` `query.field_not_plain`: the plate is masked for you.",
+        unauthorised=UNAUTHORISED,
+        forbidden=FORBIDDEN,
+    ),
+)
+def get_track(
+    hub: HubDep,
+    consumer: ConsumerDep,
+    plate: Annotated[str, Path(min_length=1, max_length=32, description="Plate number, e.g. 津A00001.")],
+    since: Annotated[datetime | None, Query(description="From (inclusive), ISO 8601 with offset.")] = None,
+    until: Annotated[datetime | None, Query(description="Until (exclusive), ISO 8601 with offset.")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_TRACK_POINTS)] = 1000,
+) -> TrackOut:
+    """轨迹 A vehicle's fixes (a company: of its own vehicles), through the sharing layer."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise ApiProblem(422, "request.invalid", f"query.{name}: want a time with an offset, got {value}")
+    spec = hub.registry.dataset(LOCATION_REPORTS.id)  # as this hub declares it (its level)
+    decision = _authorise(hub, consumer, spec)
+    vehicle = Filter(column="plate", op="eq", values=(plate,))
+    asked = RowQuery(fields=TRACK_FIELDS, filters=(vehicle,), since=since, until=until,
+                     sort=(("reported_at", False),), limit=limit)  # fmt: skip
+    try:
+        query.check(spec, decision, asked)
+    except QueryError as exc:
+        raise ApiProblem(422, exc.reason, exc.detail) from None
+    rows = query.read_page(hub, consumer, spec, decision, asked, fmt="json").to_pylist()
+    precise = not access.coarsens_time(decision, spec)
+    return TrackOut(plate=plate, precise=precise, points=[TrackPoint(**row) for row in rows])
 
 
 def _alarm_out(row: AlarmRow, decision: Decision) -> AlarmOut:
