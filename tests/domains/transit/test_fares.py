@@ -18,6 +18,7 @@ from dthub.domains.transit.fares import (
     fare_systems,
     itinerary_fare,
     load_system,
+    money,
 )
 from dthub.domains.transit.plan import plan
 from dthub.domains.transit.timetable import Timetable
@@ -148,3 +149,20 @@ def test_beijing_itinerary_rides_the_metro_as_one_ride_across_an_inside_transfer
     assert fare["fare"]["regular"]["cents"] == 650
     assert [legs[n]["fare"]["cents"] for n in (0, 1, 3, 4)] == [150, 300, 0, 200]
     assert "fare" not in legs[2]
+
+
+def test_nyc_bus_bus_subway_pays_twice_one_free_transfer_each_two_hours() -> None:
+    legs = [
+        leg("BUS", "bus_bk", 0, 900, 40.60, 40.62),
+        leg("BUS", "bus_bk", 1000, 1800, 40.62, 40.64),  # free: the chain's one transfer
+        leg("SUBWAY", "subway", 2000, 3600, 40.64, 40.70),  # pays: the transfer was used
+        leg("SUBWAY", "subway", 3700, 4200, 40.70, 40.75),  # inside the stations: the same ride
+    ]
+    fare = itinerary_fare(legs, DAY, fare_systems())
+    assert fare is not None
+    assert [(d["fareId"], d["legIndices"], d["price"]["cents"]) for d in fare["details"]["regular"]] == [
+        ("mta.local_bus", [0], 290),
+        ("mta.local_bus", [1], 0),
+        ("mta.subway", [2, 3], 290),
+    ]
+    assert fare["fare"]["regular"] == money(580, "USD")

@@ -83,8 +83,9 @@ class Product(_Strict):
     block_cents: Cents | None = None
     incomplete_cents: Cents | None = None
     """Charged for a tap-in that has no tap-out (or no distance) where the product needs one."""
-    gated: bool = True
-    """Consecutive legs of this product in a plan are one ride (transfers inside the gates, 站内换乘)."""
+    gated: bool = False
+    """Consecutive legs of this product in a plan are one ride (a metro's transfers inside the gates,
+    站内换乘); otherwise each leg is a ride (each bus boarding pays)."""
 
     @model_validator(mode="after")
     def _complete(self) -> Product:
