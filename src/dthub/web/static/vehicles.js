@@ -9,6 +9,13 @@
       two(at.getUTCMinutes()) + ":" + two(at.getUTCSeconds());
   }
 
+  function el(tag, text, className) {
+    var node = document.createElement(tag);
+    node.textContent = text;
+    node.className = className;
+    return node;
+  }
+
   function cell(row, text, className) {
     var td = document.createElement("td");
     td.textContent = text;
@@ -24,11 +31,11 @@
       var p = feature.properties;
       var row = document.createElement("tr");
       row.setAttribute("data-plate", p.plate || "");
-      cell(row, p.plate || "—");
-      cell(row, p.enterprise || "—", "wrap");
+      var first = cell(row, p.plate || "—");
+      first.appendChild(el("span", p.enterprise || "—", "sub"));
       cell(row, Math.round(p.speed_kmh), "num");
       var c = feature.geometry ? feature.geometry.coordinates : null;
-      cell(row, c ? c[0].toFixed(5) + ", " + c[1].toFixed(5) : "—", "pos");
+      cell(row, c ? c[0].toFixed(4) + ", " + c[1].toFixed(4) : "—", "pos");
       cell(row, beijing(p.reported_at));
       cell(row, p.online ? words.online : words.offline);
       var last = cell(row, "");
