@@ -22,7 +22,7 @@ from dthub.domains.vehicles import api as vehicles_api
 from dthub.hub.web import ApiProblem, HubDep
 from dthub.web import fleet, i18n, planner, traffic
 from dthub.web.overview import local_midnight, network_tpi
-from dthub.web.pages import PageRefused, PersonDep, check_csrf, form_of, lang_of, render
+from dthub.web.pages import PageRefused, PersonDep, check_csrf, form_of, lang_of, render, source_text
 
 router = APIRouter(prefix="/console", include_in_schema=False)
 POLL_S = 3
@@ -159,6 +159,7 @@ def traffic_page(request: Request, hub: HubDep, me: PersonDep) -> HTMLResponse:
         chart=chart,
         comparison=comparison,
         versus=versus,
+        sources=source_text(request, hub) if history is not None else "",
         colours=traffic.LEVEL_COLOURS,
     )
 

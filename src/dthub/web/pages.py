@@ -29,7 +29,7 @@ from dthub.hub.dataset import DatasetSpec
 from dthub.hub.domain import UnknownName
 from dthub.hub.identity import Consumer, IdentityError, Role
 from dthub.hub.web import HubDep
-from dthub.web import csrf, fleet, i18n
+from dthub.web import csrf, fleet, i18n, traffic
 from dthub.web.overview import freshness, local_midnight, network_tpi, overview
 
 HERE = Path(__file__).parent
@@ -132,6 +132,12 @@ def render(
     )
 
 
+def source_text(request: Request, hub: Hub) -> str:
+    """Where the detector speeds behind a TPI come from, said in the page's language (simulated says so)."""
+    lang = lang_of(request)
+    return "、".join(i18n.translate(lang, f"source.{name}") for name in traffic.detector_sources(hub))
+
+
 def reason_text(lang: str, reason: str) -> str:
     if reason.startswith("rule."):
         return i18n.translate(lang, "reason.rule", rule=reason.removeprefix("rule."))
@@ -228,6 +234,7 @@ def overview_page(request: Request, hub: HubDep, me: PersonDep) -> HTMLResponse:
         alarms=fleet.alarm_figures(hub, me, since=local_midnight(now)),
         cleared=cleared,
         day=day,
+        sources=source_text(request, hub) if day is not None else "",
         chart=chart,
     )
 

@@ -76,6 +76,18 @@ def _speeds(hub: Hub, con: Any, start: datetime, end: datetime) -> ibis.Table:
     return segment_speeds(observations, hub.table(DETECTOR_SEGMENTS, con), unhealthy=flags)
 
 
+def detector_sources(hub: Hub) -> list[str]:
+    """Where the detector speeds come from, by the segments the detectors are mapped to: `pems` (real
+    Caltrans PeMS stations), `simulated` (the demo city's `tjsim-` segments), `other`."""
+    if catalog.figures(hub.store, [DETECTOR_SEGMENTS])[DETECTOR_SEGMENTS].rows == 0:
+        return []
+    mapped = hub.table(DETECTOR_SEGMENTS, hub.connect()).select("segment_id").distinct()
+    found = set()
+    for segment in engine.to_arrow(mapped)["segment_id"].to_pylist():
+        found.add("pems" if segment.startswith("pems:") else "simulated" if "tjsim-" in segment else "other")
+    return sorted(found)
+
+
 @dataclass(frozen=True, kw_only=True)
 class Levels:
     """Each measured segment's speed and level in the latest 5-minute interval, with its declaration."""
