@@ -194,18 +194,41 @@ def _metres(lat: F64, lon: F64, lat0: float) -> tuple[F64, F64]:
     return lon * scale * np.cos(np.radians(lat0)), lat * scale
 
 
-def _project(x: F64, y: F64, t: F64, sx: F64, sy: F64) -> tuple[F64, F64]:
-    """Distance of each stop to the polyline (x, y) and the time interpolated at the closest point."""
+def _segments(x: F64, y: F64, t: F64, sx: F64, sy: F64) -> tuple[F64, F64]:
+    """Distance of each stop (rows) to each segment of the polyline (x, y) (columns), and the time
+    interpolated at the closest point of the segment."""
     ax, ay, bx, by = x[:-1], y[:-1], x[1:], y[1:]
     dx, dy = bx - ax, by - ay
     length2 = np.maximum(dx * dx + dy * dy, 1e-9)
     u = np.clip(((sx[:, None] - ax) * dx + (sy[:, None] - ay) * dy) / length2, 0.0, 1.0)
-    px, py = ax + u * dx, ay + u * dy
-    dist = np.hypot(sx[:, None] - px, sy[:, None] - py)
+    dist = np.hypot(sx[:, None] - (ax + u * dx), sy[:, None] - (ay + u * dy))
+    return dist, t[:-1] + u * (t[1:] - t[:-1])
+
+
+def _project(x: F64, y: F64, t: F64, sx: F64, sy: F64) -> tuple[F64, F64]:
+    """Distance of each stop to the polyline and the time at its closest point."""
+    dist, when = _segments(x, y, t, sx, sy)
     best = np.argmin(dist, axis=1)
     rows = np.arange(len(sx))
-    when = t[:-1][best] + u[rows, best] * (t[1:][best] - t[:-1][best])
-    return dist[rows, best], when
+    return dist[rows, best], when[rows, best]
+
+
+def _ordered(x: F64, y: F64, t: F64, sx: F64, sy: F64, near_m: float) -> F64:
+    """Passage time at each stop of a pattern (in order), nan where not passed: the first stretch of
+    segments within `near_m` at or after the previous stop's, its closest point. A trace that passes a
+    stop twice (out and back on one street) is timed on the pass that keeps the pattern's order."""
+    dist, when = _segments(x, y, t, sx, sy)
+    times = np.full(len(sx), np.nan)
+    cursor = 0
+    for n in range(len(sx)):
+        near = np.flatnonzero(dist[n, cursor:] <= near_m) + cursor
+        if len(near) == 0:
+            continue
+        run = near[: int(np.argmax(np.diff(np.append(near, near[-1] + 2)) > 1)) + 1]
+        best = int(run[np.argmin(dist[n, run])])
+        times[n] = when[n, best]
+        cursor = best
+    return times
 
 
 def passages(
@@ -253,8 +276,14 @@ def passages(
         if found is None:
             unmatched["no_pattern"] += 1
             continue
-        pattern, hit = found
-        positions, seconds = _fill(schedule.patterns[pattern], hit, near_time, sx, sy)
+        pattern, _ = found
+        stops_of = schedule.patterns[pattern]
+        ordered = _ordered(x, y, fixes.time[rows].astype(np.float64), sx[stops_of], sy[stops_of], near_m)
+        hit = _in_order(ordered)
+        if len(hit) < min_hits:
+            unmatched["no_pattern"] += 1
+            continue
+        positions, seconds = _fill(stops_of, hit, ordered, sx, sy)
         times = np.round(seconds).astype(np.int64) - origin
         first = int(rows[0])
         traces.append(
@@ -270,13 +299,13 @@ def passages(
     return Passages(tuple(traces), dict(unmatched))
 
 
-def _fill(pattern: I64, hit: I64, near_time: F64, sx: F64, sy: F64) -> tuple[I64, F64]:
+def _fill(pattern: I64, hit: I64, passed: F64, sx: F64, sy: F64) -> tuple[I64, F64]:
     """Passages at every stop of the pattern from the first stop passed to the last: those passed as
     measured, the stops between (missed where the polyline of 2-minute fixes cuts a corner) interpolated
     by distance along the pattern."""
     stops = pattern[hit[0] : hit[-1] + 1]
     along = np.concatenate(([0.0], np.cumsum(np.hypot(np.diff(sx[stops]), np.diff(sy[stops])))))
-    seconds = np.interp(along, along[hit - hit[0]], near_time[pattern[hit]])
+    seconds = np.interp(along, along[hit - hit[0]], passed[hit])
     return np.arange(hit[0], hit[-1] + 1, dtype=np.int64), seconds
 
 
