@@ -105,3 +105,5 @@ def test_below_the_dataset_level_or_without_credentials_no_track(served: tuple[T
                         headers=reader(client, hub, "cleared", Level.GENERAL_4))  # fmt: skip
     assert (answer.status_code, answer.json()["error"]) == (422, "request.invalid")
     assert client.get(f"/api/v1/vehicles/tracks/{PLATE}").status_code == 401
+    answer = client.get("/api/v1/vehicles/tracks/津Z99999", headers=reader(client, hub, "other", Level.CORE))
+    assert (answer.status_code, answer.json()["error"]) == (404, "vehicle.not_found")

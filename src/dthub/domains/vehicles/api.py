@@ -22,7 +22,7 @@ from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles import kpis, registry
 from dthub.domains.vehicles.config import supervision
 from dthub.domains.vehicles.datasets import ALARMS, LOCATION_REPORTS
-from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow
+from dthub.domains.vehicles.tables import AlarmRow, LiveStateRow, VehicleRow
 from dthub.hub import access, query
 from dthub.hub.access import Decision
 from dthub.hub.core import Hub
@@ -155,6 +155,7 @@ MAX_TRACK_POINTS = 10_000
     responses=answers(
         "The fixes of the vehicle in the window, oldest first: precise for a reader cleared for locations, "
         "else coarsened (1 km, 15 min) by the sharing layer.",
+        not_found="No such plate in the registry, or not your company's; `error` is `vehicle.not_found`.",
         invalid=INVALID_PARAMETERS + " `error` `query.field_not_plain`: the plate is masked for you.",
         unauthorised=UNAUTHORISED,
         forbidden=FORBIDDEN,
@@ -174,6 +175,11 @@ def get_track(
             raise ApiProblem(422, "request.invalid", f"query.{name}: want a time with an offset, got {value}")
     spec = hub.registry.dataset(LOCATION_REPORTS.id)  # as this hub declares it (its level)
     decision = _authorise(hub, consumer, spec)
+    plates = _plates(decision)
+    with hub.store.session() as session:
+        known = session.scalars(select(VehicleRow.plate).where(VehicleRow.plate == plate)).first()
+    if known is None or (plates is not None and plate not in plates):  # unknown and not yours: alike
+        raise ApiProblem(404, "vehicle.not_found", f"no vehicle {plate!r} in your view of the registry")
     vehicle = Filter(column="plate", op="eq", values=(plate,))
     asked = RowQuery(fields=TRACK_FIELDS, filters=(vehicle,), since=since, until=until,
                      sort=(("reported_at", False),), limit=limit)  # fmt: skip
