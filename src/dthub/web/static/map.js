@@ -58,7 +58,9 @@
     });
     map.addLayer({ id: "segments", type: "line", source: "segments",
       layout: { "line-cap": "round", "line-join": "round" },
-      paint: { "line-color": ["get", "colour"], "line-width": ["match", ["get", "road_class"], "expressway", 4, "arterial", 3, 2] } });
+      // a directed segment is drawn on the right of its direction, so that both directions of a road show
+      paint: { "line-color": ["get", "colour"], "line-width": ["match", ["get", "road_class"], "expressway", 4, "arterial", 3, 2],
+               "line-offset": ["match", ["get", "road_class"], "expressway", 2.5, "arterial", 2, 1.5] } });
     map.addLayer({ id: "stops", type: "circle", source: "stops",
       paint: { "circle-radius": 3, "circle-color": "#5b6b7c", "circle-opacity": 0.7 } });
     map.addLayer({ id: "bikes", type: "circle", source: "bikes",
