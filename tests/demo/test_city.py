@@ -29,6 +29,7 @@ def test_every_segment_has_a_class_limits_a_district_and_lies_inside_tianjin() -
         assert segment.district_code in DISTRICTS
         assert segment.name.endswith(SIMULATED)
         assert segment.segment_id.startswith("tjsim-")
+        assert segment.length_m < 4_000, segment.segment_id
         assert len(segment.coords) >= 2
         assert segment.length_m > 50
         assert all(west < lon < east and south < lat < north for lon, lat in segment.coords)

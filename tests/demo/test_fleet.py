@@ -6,10 +6,22 @@ import itertools
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+from shapely.geometry import LineString  # type: ignore[import-untyped]
+
 from dthub.demo.city import SIMULATED, build_network
-from dthub.demo.fleet import CLASSES, Driver, Misbehaviour, registry, registry_csv
+from dthub.demo.fleet import (
+    CLASSES,
+    Driver,
+    Misbehaviour,
+    assigned_routes,
+    bus_routes,
+    registry,
+    registry_csv,
+    route_line,
+)
 from dthub.domains.vehicles import registry as vehicle_registry
-from dthub.domains.vehicles.rules import RuleConfig
+from dthub.domains.vehicles.rules import Fix, RuleConfig, evaluate
+from dthub.domains.vehicles.segments import SegmentLimits
 from dthub.hub.pii import is_mobile, plate_kind
 
 START = datetime(2026, 11, 25, 1, 0, tzinfo=UTC)  # 09:00 in Beijing
@@ -83,3 +95,60 @@ def test_coaches_stand_still_from_two_to_five_at_night() -> None:
     )
     reports = [driver.fix(night + timedelta(minutes=n)) for n in range(60)]
     assert all(r is not None and r.speed_kmh == 0 for r in reports)
+
+
+def fixes_of(driver: Driver, fixes: int, start: datetime = START) -> list[Fix]:
+    """The driver's reports as the platform's rules read them."""
+    found = []
+    for n in range(fixes):
+        report = driver.fix(start + timedelta(seconds=30 * n))
+        if report is None or report.time is None:
+            continue
+        vehicle = driver.vehicle
+        found.append(Fix(phone=vehicle.phone, plate=vehicle.plate, vehicle_class=vehicle.vehicle_class,
+                         at=report.time, lon=report.longitude, lat=report.latitude,
+                         speed_kmh=report.speed_kmh, status_word=report.status))  # fmt: skip
+    return found
+
+
+def posted_limits() -> SegmentLimits:
+    network = build_network()
+    return SegmentLimits(
+        (s.hub_id, "LINESTRING (" + ", ".join(f"{lon} {lat}" for lon, lat in s.coords) + ")",
+         s.kind.speed_limit_kmh) for s in network.segments
+    )  # fmt: skip
+
+
+def test_law_abiding_drivers_raise_no_alarm_under_the_platforms_rules_day_or_night() -> None:
+    network = build_network()
+    vehicles = registry(24)
+    routes = assigned_routes(vehicles, network)
+    calm = Misbehaviour(overspeed=0, drift=0, silence=0, detour=0)
+    limits = posted_limits()
+    evening = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)  # 20:00 in Beijing, into the night
+    for start in (START, evening):
+        for vehicle in vehicles:
+            route = routes.get(vehicle.phone)
+            driver = Driver(vehicle, network, seed=9, start=start, route=route, misbehaviour=calm)
+            line = LineString(route_line(network, route)) if route else None
+            alarms = evaluate(
+                fixes_of(driver, 360, start), config=RuleConfig(), route=line, speed_limit=limits
+            )
+            assert alarms == [], (vehicle.vehicle_class, [(a.rule, a.detail) for a in alarms])
+
+
+def test_a_bus_keeps_to_its_route_until_it_takes_a_detour() -> None:
+    network = build_network()
+    vehicles = registry(40)
+    routes = assigned_routes(vehicles, network)
+    assert len(set(routes.values())) == len(bus_routes(network)) == 8
+    for cycle in bus_routes(network):  # each route runs on without a jump, and back to where it began
+        legs = [network.segments[i] for i in cycle]
+        assert all(a.end == b.start for a, b in zip(legs, [*legs[1:], legs[0]], strict=True))
+    phone, route = next(iter(routes.items()))
+    bus = next(v for v in vehicles if v.phone == phone)
+    line = LineString(route_line(network, route))
+    wild = Misbehaviour(overspeed=0, drift=0, silence=0, detour=0.02)
+    driver = Driver(bus, network, seed=2, start=START, route=route, misbehaviour=wild)
+    alarms = evaluate(fixes_of(driver, 240), config=RuleConfig(), route=line, speed_limit=posted_limits())
+    assert {a.rule for a in alarms} == {"route_deviation"}

@@ -78,8 +78,9 @@ class CityPlan:
     middle_ring_km: float = 5.0
     outer_ring_km: float = 9.0
     radial_end_km: float = 11.0
-    one_way: tuple[str, ...] = ("大沽路", "解放路")
-    """Grid streets that are one-way (单行), alternately north- and southbound: 大沽路 north, 解放路 south."""
+    one_way: tuple[str, ...] = ("大沽路", "卫津路")
+    """Grid streets that are one-way (单行), alternately north- and southbound: 大沽路 north, 卫津路 south
+    (branch streets: the bus routes run on the two-way arterials)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -107,10 +108,11 @@ class Segment:
 
 @dataclass(frozen=True)
 class Network:
-    """The segments and, per junction, the segments leaving it."""
+    """The segments; per junction, the segments leaving it and the lowest limit of the roads meeting there."""
 
     segments: tuple[Segment, ...]
     leaving: dict[str, tuple[int, ...]] = field(hash=False)
+    junction_limit_kmh: dict[str, float] = field(hash=False)
 
     def next_segments(self, index: int) -> tuple[int, ...]:
         """Segments that continue segment `index`, U-turns last resort."""
@@ -130,7 +132,9 @@ def to_lonlat(point: Point) -> tuple[float, float]:
 
 
 def _key(point: Point) -> str:
-    return f"{point[0]:.3f},{point[1]:.3f}"
+    """The junction a point is, to the metre (-0.0 is 0.0: two roads meeting there meet at one key)."""
+    x, y = (round(value, 3) + 0.0 for value in point)
+    return f"{x:.3f},{y:.3f}"
 
 
 def _polar(radius_km: float, bearing_deg: float) -> Point:
@@ -269,9 +273,12 @@ def build_network(plan: CityPlan | None = None) -> Network:
         builder.road(f"r{bearing:03d}", name, EXPRESSWAY, list(itertools.pairwise(points)), oneway=False)
     segments = tuple(builder.segments)
     leaving: dict[str, list[int]] = {}
+    lowest: dict[str, float] = {}
     for index, segment in enumerate(segments):
         leaving.setdefault(segment.start, []).append(index)
-    return Network(segments, {key: tuple(found) for key, found in leaving.items()})
+        for end in (segment.start, segment.end):
+            lowest[end] = min(lowest.get(end, math.inf), segment.kind.speed_limit_kmh)
+    return Network(segments, {key: tuple(found) for key, found in leaving.items()}, lowest)
 
 
 def feature(segment: Segment) -> dict[str, Any]:

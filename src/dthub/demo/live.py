@@ -3,8 +3,9 @@ fleet beside it, and the detector feed, until Ctrl-C.
 
 - uvicorn serves the app (console and API) on `host:port`.
 - The gateway listens on `host:gateway_port`; the writer lands what it publishes every `land_every_s`
-  (so that the lake gets one file per few seconds, not one per report), runs the supervision rules and
-  sweeps for terminals gone silent.
+  (so that the lake gets one file per few seconds, not one per report), runs the supervision rules (overspeed
+  against the posted limit of the nearest segment, each bus against its route) and sweeps for terminals
+  gone silent.
 - The fleet runs as a child process (`dthub.demo.terminals`, started early by `start_fleet`), its
   terminals connecting over TCP.
 - The detector feed lands each 5-minute interval of observations when it ends (real time), and the bike
@@ -27,8 +28,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from shapely.geometry import LineString  # type: ignore[import-untyped]
+
 from dthub.demo.build import DemoCity, feed_folder, land_interval, realdata_view, refresh_bikes
 from dthub.demo.detectors import INTERVAL, interval_start
+from dthub.demo.fleet import assigned_routes, route_line
 from dthub.domains.vehicles import registry as vehicle_registry
 from dthub.domains.vehicles.gateway import Gateway
 from dthub.domains.vehicles.writer import Writer
@@ -160,7 +164,9 @@ async def serve(
     known = vehicle_registry.load(hub.store)
     gateway = Gateway(bus, known)
     bound = await gateway.start(config.host, port)
-    writer = Writer(hub, bus, known, batch_size=5_000)
+    writer = Writer.from_settings(hub, bus, known, batch_size=5_000)  # posted limits of the segments
+    for phone, route in assigned_routes(city.vehicles, city.network).items():
+        writer.routes.setdefault(phone, LineString(route_line(city.network, route)))
     stop = asyncio.Event()
     server = _server(app, config)
     loop = asyncio.get_running_loop()

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from dthub.demo.city import build_network
-from dthub.demo.fleet import Driver, registry
+from dthub.demo.fleet import Driver, assigned_routes, registry
 from dthub.domains.vehicles.jt808 import PlatformResponse
 from dthub.domains.vehicles.simulator import Run, Terminal, _connect
 
@@ -121,6 +121,7 @@ async def run_fleet(
     network = build_network()
     counts = FleetCounts()
     fleet = registry(vehicles, seed=seed)
+    routes = assigned_routes(fleet, network)
     if not await wait_for_gateway(host, port, stop):
         return counts
     start = datetime.now(UTC)
@@ -130,7 +131,7 @@ async def run_fleet(
                 host,
                 port,
                 index,
-                Driver(vehicle, network, seed=seed, start=start),
+                Driver(vehicle, network, seed=seed, start=start, route=routes.get(vehicle.phone)),
                 stop,
                 counts,
                 report_every_s=report_every_s,
