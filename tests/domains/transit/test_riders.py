@@ -6,19 +6,24 @@ chained across midnight, a tap-in without tap-out, and a tap-out that closed no 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import select
 
 from dthub.api import create_app
+from dthub.domains.transit.riders import TapLines
 from dthub.hub import access_requests, identity
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
 from dthub.hub.identity import Role
+from dthub.hub.ingest import ingest_bytes
 from dthub.hub.settings import Settings
+from dthub.hub.tables import QuarantineRow
 
 BEIJING = timezone(timedelta(hours=8))
 DAY = "2026-10-07"
@@ -188,3 +193,15 @@ def test_rider_ids_are_pseudonymised_for_a_reader_below_their_level(client: Test
     riders = {row["rider_id"] for row in rows.json()["rows"]}
     assert len(riders) == 3
     assert all(r.startswith("pn:mobile:") for r in riders)
+
+
+def test_bad_taps_are_quarantined_with_their_reason(hub: Hub) -> None:
+    good = json.dumps(TAPS[0])
+    bad_mode = json.dumps({**TAPS[1], "mode": "HORSE"})
+    naive = json.dumps({**TAPS[2], "tapped_at": "2026-10-07T08:00:00"})
+    data = "\n".join([good, bad_mode, naive, "not json"]).encode() + b"\n"
+    result = ingest_bytes(hub, TapLines(), data, source="test")
+    assert (result.read, result.landed, result.quarantined, result.duplicate) == (4, 1, 3, 0)
+    with hub.store.session() as session:
+        reasons = sorted(row.reason for row in session.scalars(select(QuarantineRow)))
+    assert reasons == ["maas.bad_tap", "maas.bad_tap", "rule.mode_known"]
