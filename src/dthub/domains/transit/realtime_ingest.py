@@ -368,7 +368,7 @@ class CapMetricsPositions(LineText):
             raise _Refused("capmetrics.bad_line", str(error)) from None
         if observed.tzinfo is None:
             raise _Refused("capmetrics.bad_line", f"timestamp {record['timestamp']!r} has no UTC offset")
-        if (lat == 0 and lon == 0) or lat == 0 or lon == 0:
+        if lat == 0 or lon == 0:
             raise _Refused("capmetrics.no_position", f"position ({lat}, {lon}) is no fix")
         return {
             "source": self.source,
