@@ -115,11 +115,11 @@ async def alarm_step(request: Request, hub: HubDep, me: PersonDep, alarm_id: str
             title = "forbidden.title" if exc.status_code == 403 else "notfound.title"
             raise PageRefused(exc.status_code, title, exc.detail) from None
         error = exc.detail
-        [alarm] = [
-            a
-            for a in vehicles_api.get_alarms(hub, me, status=None, rule=None, limit=1000)
-            if a.id == alarm_id
-        ]
+        shown = vehicles_api.get_alarms(hub, me, status=None, rule=None, limit=1000)
+        found = next((a for a in shown if a.id == alarm_id), None)
+        if found is None:
+            raise PageRefused(404, "notfound.title", alarm_id) from None
+        alarm = found
     return render(request, "_alarm_row.html", me, alarm=alarm, error=error)
 
 
