@@ -7,14 +7,19 @@ from __future__ import annotations
 import json
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import quote
 
 from fastapi.testclient import TestClient
 
+from dthub.api import create_app
 from dthub.domains.roads.forecast import job
 from dthub.domains.vehicles import alarms as workflow
 from dthub.domains.vehicles.simulator import ENTERPRISE
 from dthub.hub import audit
+from dthub.hub.core import Hub
+from dthub.hub.ingest import ingest_bytes
+from dthub.hub.settings import Settings
 from dthub.web import csrf, traffic
 from fixtures.console import (
     COMPANY_PERSON,
@@ -241,3 +246,40 @@ def test_planner_offers_the_real_bike_share_systems_and_their_stations(console: 
     assert -105.4 < lon < -105.1
     assert 39.9 < lat < 40.1  # Boulder, Colorado
     assert client.get("/console/planner/bikes.json", params={"system": "nowhere"}).status_code == 404
+
+
+def test_segments_with_a_geometry_are_drawn_and_coloured_by_their_latest_level(tmp_path: Path) -> None:
+    # two segments (test geometry, not a real network) landed through the GeoJSON segments adapter
+    lines = [[[117.20, 39.10], [117.21, 39.10], [117.22, 39.11]], [[117.22, 39.11], [117.20, 39.10]]]
+    features = [
+        {"type": "Feature", "id": f"t-{index}", "geometry": {"type": "LineString", "coordinates": line},
+         "properties": {"name": "卫津路（测试）", "road_class": "arterial", "oneway": True}}
+        for index, line in enumerate(lines)
+    ]  # fmt: skip
+    app = create_app(Settings(home=tmp_path / "hub"))
+    hub: Hub = app.state.hub
+    try:
+        data = json.dumps({"type": "FeatureCollection", "features": features}).encode()
+        landed = ingest_bytes(
+            hub, hub.registry.adapter("geojson.segments"), data, source="test-segments.geojson"
+        )
+        assert landed.landed == 2
+        plain = traffic.segment_map(hub, None)
+        assert [f["geometry"]["coordinates"] for f in plain["features"]] == lines
+        assert {f["properties"]["colour"] for f in plain["features"]} == {traffic.NO_DATA_COLOUR}
+        severe = {"segment_id": "geojson:t-0", "name": "卫津路（测试）", "road_class": "arterial",
+                  "corridor_id": None, "length_m": 1000.0, "speed_kmh": 8.0, "level": "severe",
+                  "level_zh": "严重拥堵"}  # fmt: skip
+        levels = traffic.Levels(interval_start=datetime(2026, 3, 1, tzinfo=UTC), segments=[severe])
+        coloured = {
+            f["properties"]["segment_id"]: f["properties"]
+            for f in traffic.segment_map(hub, levels)["features"]
+        }
+        assert coloured["geojson:t-0"]["colour"] == traffic.LEVEL_COLOURS["severe"]
+        assert coloured["geojson:t-0"]["speed_kmh"] == 8.0
+        assert coloured["geojson:t-1"]["colour"] == traffic.NO_DATA_COLOUR
+        assert levels.corridors() == [
+            {"corridor_id": "卫津路（测试）", "segments": 1, "length_km": 1.0, "speed_kmh": 8.0}
+        ]
+    finally:
+        hub.close()
