@@ -10,8 +10,10 @@ import dataclasses
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 from google.transit import gtfs_realtime_pb2 as rt
 
+from dthub.api import create_app
 from dthub.domains.transit.gtfs import Feed, read_feed
 from dthub.domains.transit.realtime import (
     RealtimeError,
@@ -27,13 +29,18 @@ from dthub.domains.transit.realtime_ingest import (
     GtfsRtTripUpdates,
     GtfsRtVehiclePositions,
 )
+from dthub.hub import identity
+from dthub.hub.classification import Level
 from dthub.hub.core import Hub
 from dthub.hub.engine import to_arrow
+from dthub.hub.identity import Role
 from dthub.hub.ingest import ingest_bytes, ingest_file
+from dthub.hub.settings import Settings
 from fixtures.hub import REALDATA, need_realdata
 
 RT = REALDATA / "gtfs_rt"
 AVL = REALDATA / "transit_avl" / "capmetro_austin" / "2017-04-18.csv"
+PASSWORD = "correct horse battery"
 
 
 @pytest.fixture(scope="module")
@@ -211,3 +218,41 @@ def test_capmetro_positions_land_and_fixes_at_zero_are_quarantined(hub: Hub) -> 
     parsed = CapMetricsPositions().parse(path.read_bytes())
     assert {r.reason for r in parsed.rejected} == {"capmetrics.no_position"}
     assert parsed.rows.num_rows + len(parsed.rejected) == 44_300
+
+
+def test_matching_route_reports_matched_and_unmatched_fixes(settings: Settings) -> None:
+    app = create_app(settings)
+    with TestClient(app) as client:
+        hub: Hub = app.state.hub
+        ingest_file(
+            hub, GtfsRtVehiclePositions(source="metro"), need_realdata(RT / "speedrt" / "vehiclePositions")
+        )
+        message = rt.FeedMessage()
+        message.ParseFromString(need_realdata(RT / "cutr" / "bullrunner-vehicle-positions").read_bytes())
+        message.entity[0].vehicle.trip.route_id = "Z"  # no such route
+        message.entity[1].vehicle.ClearField("trip")  # no descriptor
+        ingest_bytes(
+            hub, GtfsRtVehiclePositions(source="bullrunner"), message.SerializeToString(), source="t.pb"
+        )
+        identity.add_person(hub.store, "ops", name="ops", password=PASSWORD, role=Role.ADMIN,
+                            clearance=Level.CORE, by="cli")  # fmt: skip
+        token = client.post("/api/v1/auth/login", json={"username": "ops", "password": PASSWORD}).json()[
+            "token"
+        ]
+        headers = {"Authorization": f"Bearer {token}"}
+        route = "/api/v1/transit/realtime/matching"
+        metro = client.get(route, params={"source": "metro", "feed": "gtfs_rt/speedrt/gtfs"}, headers=headers)
+        runner = client.get(
+            route, params={"source": "bullrunner", "feed": "gtfs_rt/cutr/bullrunner-gtfs"}, headers=headers
+        )
+        missing = client.get(route, params={"source": "metro", "feed": "gtfs_rt/none"}, headers=headers)
+        anonymous = client.get(route, params={"source": "metro", "feed": "gtfs_rt/speedrt/gtfs"})
+    assert metro.status_code == 200, metro.text
+    assert (metro.json()["fixes"], metro.json()["matched"], metro.json()["how"]) == (11, 11, {"trip_id": 11})
+    body = runner.json()
+    assert (body["fixes"], body["matched"]) == (10, 8)
+    assert body["how"] == {"route_only_trip": 8}
+    assert body["unmatched"] == {"no_trip_descriptor": 1, "unknown_route_id": 1}
+    assert {e["reason"] for e in body["examples"]} == {"no_trip_descriptor", "unknown_route_id"}
+    assert (missing.status_code, missing.json()["error"]) == (404, "feed.not_found")
+    assert anonymous.status_code == 401

@@ -28,11 +28,13 @@ from dthub.domains.transit.gbfs import (
 from dthub.domains.transit.gtfs import read_feed
 from dthub.domains.transit.plan import BikeShare
 from dthub.domains.transit.plan import plan as make_plan
+from dthub.domains.transit.realtime_api import realtime_router
 from dthub.domains.transit.timetable import Timetable, build_timetable
 from dthub.hub.web import INVALID_PARAMETERS, ApiProblem, HubDep, Model, answers
 
 router = APIRouter()
 router.include_router(avl_router, prefix="/avl")  # AVL operations analytics
+router.include_router(realtime_router, prefix="/realtime")  # GTFS-RT matching report
 maas_router = APIRouter()
 
 FEED_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
