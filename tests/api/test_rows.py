@@ -2,7 +2,7 @@
 
 Matrix: every role x every clearance (organisations cycling agency, company, district) x every dataset
 (the real `roads.*` ones and the test-only PII tracks): no field above clearance comes back plain, no row
-outside scope comes back, every read is audited.
+outside scope comes back, every read is audited; with the operational store on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
@@ -10,8 +10,10 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
@@ -30,6 +32,7 @@ from dthub.hub.ingest import ingest_bytes
 from dthub.hub.settings import Settings
 from dthub.hub.tables import utcnow
 from fixtures.hub import PEMS_DIR
+from fixtures.services import PostgresCluster
 from fixtures.tracks import COMPANY_PLATES, HEPING, HEPING_BOX, PROBE, ROWS, TRACKS, TrackLines, track_lines
 
 ROOT = "person:root"
@@ -47,10 +50,12 @@ class Reader:
     headers: dict[str, str]
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Hub]]:
+@contextmanager
+def serve(home: Path, db_url: str | None = None) -> Iterator[tuple[TestClient, Hub]]:
     """An app over a hub holding the test tracks and, when present, one real PeMS day."""
-    settings = Settings(home=tmp_path_factory.mktemp("rows") / "hub")
+    settings = Settings(home=home)
+    if db_url is not None:
+        settings = settings.model_copy(update={"db_url": db_url})
     domains = (*DOMAINS, PROBE)
     app = create_app(settings, domains=domains)
     hub: Hub = app.state.hub
@@ -64,6 +69,25 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClien
                         clearance=Level.CORE, by="cli")  # fmt: skip
     with TestClient(app) as client:
         yield client, hub
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, Hub]]:
+    with serve(tmp_path_factory.mktemp("rows") / "hub") as app:
+        yield app
+
+
+@pytest.fixture(scope="module")
+def served_on_postgres(
+    tmp_path_factory: pytest.TempPathFactory, postgres_cluster: PostgresCluster
+) -> Iterator[tuple[TestClient, Hub]]:
+    """The same, with the operational store (people, grants, audit log) on PostgreSQL."""
+    with postgres_cluster.admin() as admin:
+        admin.execute("CREATE DATABASE dthub_rows_matrix")
+    with serve(tmp_path_factory.mktemp("rows-pg") / "hub", postgres_cluster.url("dthub_rows_matrix")) as app:
+        yield app
+    with postgres_cluster.admin() as admin:
+        admin.execute("DROP DATABASE IF EXISTS dthub_rows_matrix WITH (FORCE)")
 
 
 def readers(hub: Hub, client: TestClient) -> Iterator[Reader]:
@@ -101,8 +125,9 @@ def reads_audited(hub: Hub, actor: str, spec_id: str) -> list[int]:
         return [e.detail["rows"] for e in session.scalars(query) if e.detail.get("step") == "rows"]
 
 
-def test_authorisation_matrix(served: tuple[TestClient, Hub]) -> None:
-    client, hub = served
+@pytest.mark.parametrize("store", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_authorisation_matrix(store: str, request: pytest.FixtureRequest) -> None:
+    client, hub = request.getfixturevalue("served" if store == "sqlite" else "served_on_postgres")
     originals = {name: {row[name] for row in ROWS} - {None} for name in TRACKS.pii_fields}
     checked = 0
     for reader in readers(hub, client):
