@@ -94,9 +94,9 @@ def _bikes(hub: HubDep, request: PlanRequest) -> BikeShare | None:
     if request.bike_status_at is not None:
         try:
             moment = datetime.fromisoformat(request.bike_status_at)
-        except ValueError:
-            raise ApiProblem(422, "request.invalid", "body.bike_status_at: not ISO 8601") from None
-        at = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+            at = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
+        except (ValueError, OverflowError):
+            raise ApiProblem(422, "request.invalid", "body.bike_status_at: not an ISO 8601 instant") from None
     stations, snapshots = _bike_feed(folder)
     rules = BikeRules(
         ride_speed_mps=request.bike_speed_mps,

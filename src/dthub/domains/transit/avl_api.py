@@ -33,6 +33,8 @@ avl_router = APIRouter()
 
 MAX_FIXES = 5_000_000
 """Most fixes one analysis reads (a city day)."""
+FIRST_DAY, LAST_DAY = date(1990, 1, 1), date(2100, 12, 31)
+"""Service dates an analysis accepts."""
 
 
 @dataclass(frozen=True)
@@ -195,6 +197,8 @@ def _read(hub: Hub, consumer: Consumer, name: str, day: date) -> _Day:
         raise ApiProblem(
             404, "avl.not_found", f"no AVL source {name!r} with its timetable under {hub.settings.realdata}"
         )
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ApiProblem(422, "request.invalid", f"query.date: want {FIRST_DAY} to {LAST_DAY}, got {day}")
     decision = access.authorise(hub, consumer, VEHICLE_POSITIONS)
     if not decision.allowed:
         raise ApiProblem(403, decision.reason, f"{consumer.actor} may not read {VEHICLE_POSITIONS.id}")

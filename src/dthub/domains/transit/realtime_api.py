@@ -54,10 +54,13 @@ class MatchingAnswer(Model):
     examples: list[Unmatched] = Field(description=f"Up to {EXAMPLES} unmatched fixes, latest first.")
 
 
-def _utc(moment: datetime | None) -> datetime | None:
+def _utc(moment: datetime | None, name: str) -> datetime | None:
     if moment is None:
         return None
-    return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (OverflowError, ValueError):
+        raise ApiProblem(422, "request.invalid", f"query.{name}: out of range, got {moment}") from None
 
 
 @lru_cache(maxsize=4)
@@ -112,8 +115,8 @@ def get_matching(
             "start_time",
         ),
         filters=(query.Filter(column="source", op="eq", values=(source,)),),
-        since=_utc(since),
-        until=_utc(until),
+        since=_utc(since, "since"),
+        until=_utc(until, "until"),
         sort=(("observed_at", True),),
         limit=MAX_FIXES,
     )
