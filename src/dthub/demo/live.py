@@ -23,7 +23,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -115,6 +115,7 @@ def start_fleet(config: LiveConfig, port: int, seed: int) -> subprocess.Popen[by
         [sys.executable, "-m", "dthub.demo.terminals",
          "--host", config.host, "--port", str(port), "--vehicles", str(config.vehicles),
          "--seed", str(seed), "--report-every-s", str(config.report_every_s), "--ramp-s", str(ramp_s)],
+        start_new_session=True,  # Ctrl-C reaches the server, which stops the fleet in its turn
     )  # fmt: skip
 
 
@@ -128,6 +129,35 @@ def stop_fleet(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@dataclass
+class Interrupted:
+    """Whether Ctrl-C came while a block ran."""
+
+    noted: bool = False
+
+
+@contextlib.contextmanager
+def noting_ctrl_c() -> Iterator[Interrupted]:
+    """Note a Ctrl-C (SIGINT) while the block runs: a library may turn the KeyboardInterrupt into an error
+    of its own (DuckDB: "Query interrupted"), and the note tells that it was the user. Where SIGINT is not
+    Python's default handler (ignored in a background job), it is left alone."""
+    state = Interrupted()
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is not signal.default_int_handler:
+        yield state
+        return
+
+    def handler(_signum: int, _frame: object) -> None:
+        state.noted = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield state
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _server(app: object, config: LiveConfig) -> Any:

@@ -6,7 +6,8 @@ gateway drops it, it calls again after a pause. Connections are spread over the 
 
 Run beside the server as its own process (`python -m dthub.demo.terminals --port 7808 --vehicles 2000`),
 so that the terminals and the platform do not share one event loop. It may start before the gateway: it
-waits for the port to accept connections, then calls. It stops on SIGINT or SIGTERM.
+waits for the port to accept connections, then calls. It stops on SIGINT or SIGTERM, or when the process
+that started it is gone.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Sequence
@@ -144,6 +146,13 @@ async def run_fleet(
     return counts
 
 
+async def _watch_parent(parent: int, stop: asyncio.Event, every_s: float = 2.0) -> None:
+    """Stop when the process that started the fleet is gone (it was killed without stopping us)."""
+    while not await _wait(stop, every_s):
+        if os.getppid() != parent:
+            stop.set()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="模拟车队 The demo fleet (simulated JT/T 808 terminals).")
     parser.add_argument("--host", default="127.0.0.1")
@@ -154,13 +163,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ramp-s", type=float, default=20.0)
     args = parser.parse_args(argv)
 
+    parent = os.getppid()
+
     async def fleet() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        orphaned = asyncio.create_task(_watch_parent(parent, stop))
         await run_fleet(args.host, args.port, vehicles=args.vehicles, seed=args.seed,
                         report_every_s=args.report_every_s, stop=stop, ramp_s=args.ramp_s)  # fmt: skip
+        orphaned.cancel()
 
     asyncio.run(fleet())
     return 0
