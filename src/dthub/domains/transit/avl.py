@@ -278,8 +278,11 @@ def passages(
             continue
         pattern, _ = found
         stops_of = schedule.patterns[pattern]
-        ordered = _ordered(x, y, fixes.time[rows].astype(np.float64), sx[stops_of], sy[stops_of], near_m)
+        ordered = near_time[stops_of]
         hit = _in_order(ordered)
+        if len(hit) < (~np.isnan(ordered)).sum():  # a stop passed twice, or out of order: time in order
+            ordered = _ordered(x, y, fixes.time[rows].astype(np.float64), sx[stops_of], sy[stops_of], near_m)
+            hit = _in_order(ordered)
         if len(hit) < min_hits:
             unmatched["no_pattern"] += 1
             continue
