@@ -20,7 +20,7 @@ from dthub.hub import audit
 from dthub.hub.core import Hub
 from dthub.hub.ingest import ingest_bytes
 from dthub.hub.settings import Settings
-from dthub.web import csrf, i18n, traffic
+from dthub.web import csrf, i18n, planner, traffic
 from fixtures.console import (
     COMPANY_PERSON,
     COMPANY_PLATES,
@@ -233,6 +233,13 @@ def test_forecasts_of_the_forecast_job_are_drawn_against_the_measured_speeds(con
     data = re.search(r'<script type="application/json" id="versus-data">(.*?)</script>', page, flags=re.S)
     assert data is not None
     assert json.loads(data[1])["forecast"] == comparison.forecast
+
+
+def test_planner_opens_on_the_demo_city_feed_when_there_is_one() -> None:
+    real = ["beijing_subway/gtfs", "gtfs_kit/cairns_gtfs"]
+    assert planner.default_feed(real) == "beijing_subway/gtfs"
+    assert planner.default_feed([*real, "tianjin_simulated"]) == "tianjin_simulated"
+    assert planner.default_feed([]) is None
 
 
 def test_planner_offers_the_real_bike_share_systems_and_their_stations(console: Console) -> None:

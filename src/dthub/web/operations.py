@@ -188,7 +188,7 @@ def planner_page(
 ) -> HTMLResponse:
     names = planner.feeds(hub.settings.realdata)
     systems = planner.bikeshares(hub.settings.realdata)
-    chosen = feed if feed in names else (names[0] if names else None)
+    chosen = feed if feed in names else planner.default_feed(names)
     day = None
     if chosen is not None:
         path = planner.feed_path(hub.settings.realdata, chosen)

@@ -34,6 +34,14 @@ def feeds(realdata: Path) -> list[str]:
     return sorted(name for name in names if name != "." and FEED_NAME.match(name))
 
 
+def default_feed(names: list[str]) -> str | None:
+    """The feed a planner page opens on: the demo city's (a name ending in `simulated`) when there is one,
+    else the first by name."""
+    simulated = [name for name in names if name.rsplit("/", 1)[-1].endswith("simulated")]
+    found = simulated or names
+    return found[0] if found else None
+
+
 def feed_path(realdata: Path, name: str) -> Path | None:
     if name not in feeds(realdata):
         return None
