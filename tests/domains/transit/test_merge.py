@@ -20,7 +20,7 @@ from dthub.domains.transit.raptor import earliest_arrival
 from dthub.domains.transit.timetable import build_timetable
 from fixtures.hub import REALDATA, need_realdata
 
-from .conftest import CAIRNS_DAY
+from .conftest import CAIRNS_DAY, NYC_DAY
 
 NYC = REALDATA / "gtfs" / "nyc_mta"
 pytestmark = pytest.mark.realdata
@@ -144,3 +144,32 @@ def test_walking_transfers_join_bus_stops_to_subway_platforms() -> None:
     assert len(platforms) == 2
     reached = {str(network.stop_ids[x]) for x, y in zip(a, b, strict=True) if network.stop_feed[y] == 1}
     assert platforms <= reached
+
+
+def test_raptor_rides_a_bus_then_walks_to_the_subway_on_the_merged_network() -> None:
+    need_realdata(NYC / "subway.zip")
+    feeds = [read_feed(NYC / f"{name}.zip", name=name) for name in ("subway", "bus_m")]
+    network = merge_feeds(feeds)
+    tt = build_timetable(network, NYC_DAY)
+    feed_of = np.asarray([str(s).split(":", 1)[0] for s in tt.stop_ids])
+    served = np.unique(tt.position_stop)
+    buses = [int(s) for s in served if feed_of[s] == "bus_m"]
+    subways = [int(s) for s in served if feed_of[s] == "subway"]
+    rng = np.random.default_rng(3)
+    crossings = 0
+    for origin, target in zip(rng.choice(buses, 40), rng.choice(subways, 40), strict=True):
+        for journey in earliest_arrival(tt, {int(origin): 8 * 3600}, {int(target): 0}):
+            rides = [leg for leg in journey.legs if leg.kind == "ride"]
+            walks = [leg for leg in journey.legs if leg.kind == "walk"]
+            if {feed_of[tt.position_stop[leg.board_position]] for leg in rides} == {
+                "bus_m",
+                "subway",
+            } and any(feed_of[leg.from_stop] != feed_of[leg.to_stop] for leg in walks):
+                crossings += 1
+                for leg in walks:  # each walk takes the footpath's time
+                    paths = slice(tt.footpath_start[leg.from_stop], tt.footpath_start[leg.from_stop + 1])
+                    seconds = dict(
+                        zip(tt.footpath_to[paths].tolist(), tt.footpath_s[paths].tolist(), strict=True)
+                    )
+                    assert leg.arrival - leg.departure == seconds[leg.to_stop]
+    assert crossings >= 10  # bus, a walk from the bus stop to a subway platform, subway
