@@ -7,6 +7,7 @@ when it is built, so the default install (without the `forecast` extra) still im
 
 from __future__ import annotations
 
+from dthub.domains.roads.forecast import baselines, boosting, neural
 from dthub.domains.roads.forecast.base import (
     MODELS,
     Forecaster,
@@ -17,4 +18,15 @@ from dthub.domains.roads.forecast.base import (
     register,
 )
 
-__all__ = ["MODELS", "ForecastError", "Forecaster", "SpeedPanel", "load_model", "make_model", "register"]
+__all__ = [
+    "MODELS",
+    "ForecastError",
+    "Forecaster",
+    "SpeedPanel",
+    "baselines",
+    "boosting",
+    "load_model",
+    "make_model",
+    "neural",
+    "register",
+]

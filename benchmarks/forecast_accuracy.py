@@ -1,0 +1,94 @@
+"""Traffic-speed forecasting accuracy (issue 5): every model x SZ-taxi and Los-loop x 15/30/45/60 minutes x
+the T-GCN paper's convention and the clean one (`dthub.domains.roads.forecast.evaluate`).
+
+Each model is selected on the validation part where it has several candidate parameter sets, fitted once
+on the first 80 % of the series (the T-GCN training part = the clean train + validation parts) and scored
+on the last 20 % both ways. Reported per model and dataset: the parameters, the validation scores of the
+candidates, training seconds (wall and CPU of this process), milliseconds of one forecast for all nodes,
+and per horizon RMSE / MAE (+ Accuracy, R2, explained variance: T-GCN convention; MAPE: clean convention).
+
+    .venv/bin/python benchmarks/forecast_accuracy.py
+    .venv/bin/python benchmarks/forecast_accuracy.py --datasets sz_taxi --models persistence,tgcn
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+from typing import Any
+
+from dthub.domains.roads.forecast import MODELS
+from dthub.domains.roads.forecast.data import BENCHMARK_PANELS
+from dthub.domains.roads.forecast.evaluate import TGCN_INPUT_STEPS, evaluate_both
+from dthub.domains.roads.forecast.neural import TORCH_THREADS
+from dthub.hub.settings import Settings
+
+PAPER_HA_WINDOW = {"sz_taxi": 4, "los_loop": 15}
+"""Inputs of the T-GCN paper's "HA" row (a moving average) that reproduce its table."""
+
+
+def candidates(dataset: str, max_epochs: int) -> dict[str, list[dict[str, object]]]:
+    """Candidate parameters of each model on a dataset; several = chosen on the validation part."""
+    input_steps = TGCN_INPUT_STEPS[dataset]
+    return {
+        "persistence": [{}],
+        "moving_average": [{"window": PAPER_HA_WINDOW[dataset]}],
+        "historical_average": [{"period": "week"}, {"period": "day"}],
+        "seasonal_naive": [{"season": "day"}, {"season": "week"}],
+        "linear_ar": [{"lags": 4}, {"lags": 12}, {"lags": 24}],
+        "lightgbm": [{"lags": 12}],
+        "tgcn": [
+            {
+                "input_steps": input_steps,
+                "hidden": 48,
+                "learning_rate": 0.005,
+                "batch_size": 64,
+                "max_epochs": max_epochs,
+                "patience": 8,
+                "max_seconds": 900.0,
+            }
+        ],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--datasets", default=",".join(BENCHMARK_PANELS), help="comma-separated panels")
+    parser.add_argument("--models", default=",".join(MODELS), help="comma-separated model names")
+    parser.add_argument("--max-epochs", type=int, default=60, help="epoch limit of the neural model")
+    args = parser.parse_args()
+    realdata = Settings().realdata
+    started = time.perf_counter()
+    results: dict[str, dict[str, Any]] = {}
+    for dataset in args.datasets.split(","):
+        panel = BENCHMARK_PANELS[dataset](realdata)
+        grid = candidates(dataset, args.max_epochs)
+        results[dataset] = {}
+        for name in args.models.split(","):
+            results[dataset][name] = evaluate_both(
+                name, grid[name], panel, input_steps=TGCN_INPUT_STEPS[dataset]
+            )
+            print(f"{dataset} {name} done after {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    print(
+        json.dumps(
+            {
+                "benchmark": "forecast_accuracy",
+                "results": results,
+                "cpus": os.cpu_count(),
+                "torch_threads": TORCH_THREADS,
+                "total_s": round(time.perf_counter() - started, 1),
+                "command": shlex.join(["python", "benchmarks/forecast_accuracy.py", *sys.argv[1:]]),
+            },
+            sort_keys=True,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()

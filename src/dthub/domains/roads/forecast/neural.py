@@ -1,0 +1,309 @@
+"""T-GCN (时空图卷积网络): graph convolution over the road network inside a GRU cell (Zhao et al., "T-GCN: A
+Temporal Graph Convolutional Network for Traffic Prediction", IEEE T-ITS 21(9), 2020), trainable on a CPU.
+
+The cell is the paper's: both GRU gates and the candidate state are graph convolutions
+`A_hat [x_t, h_{t-1}] W + b` with `A_hat = D^-1/2 (A + I) D^-1/2`, so each road's state mixes its neighbours'
+at every step; a linear head maps the last state of each node to all steps ahead at once. Beside the paper's
+one input (the speed divided by `scale_kmh`), each step may carry the time of day (sin, cos) and the node's
+training mean at that time of day (`calendar=True`), and the head also sees that training mean at the
+target times. These inputs add what a historical average knows to what the recurrent cell sees over a short
+input window (4 steps on SZ-taxi); the ablation is the same model with `calendar=False`.
+
+Training: Adam on the mean squared error of the scaled speeds, mini-batches of windows, early stopping on the
+last `val_fraction` of the panel given to `fit` (windows cut inside each part). PyTorch is imported here only,
+when a model is fitted or loaded; the state is saved as arrays (no pickle).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from dthub.domains.roads.forecast.base import (
+    ForecastError,
+    SpeedPanel,
+    check_horizons,
+    read_state,
+    register,
+    write_state,
+)
+from dthub.domains.roads.forecast.features import (
+    DAY,
+    fill_missing,
+    holdout_ends,
+    lag_windows,
+    normalised_adjacency,
+    slot_profile,
+    target_windows,
+)
+
+TORCH_THREADS = 1
+"""Intra-op threads PyTorch may use. One: on this 2-core machine shared with other work, two OpenMP threads
+made a training batch 15 times slower in CPU time than one (threads spinning while waiting for a core)."""
+
+
+def _torch() -> Any:
+    try:
+        import torch
+    except ImportError as error:  # pragma: no cover - the forecast extra is part of dev
+        raise ForecastError(
+            "missing_extra", "PyTorch is not installed: pip install 'dthub[forecast]'"
+        ) from error
+    torch.set_num_threads(TORCH_THREADS)
+    return torch
+
+
+def _network(
+    torch: Any, adjacency: np.ndarray, inputs: int, hidden: int, horizons: int, head_extra: int
+) -> Any:
+    nn = torch.nn
+
+    class GraphConvolution(nn.Module):  # type: ignore[misc,name-defined]
+        """A_hat [x, h] W + b over all nodes at once; A_hat is sparse (a road has few neighbours)."""
+
+        def __init__(self, a_hat: Any, in_features: int, out_features: int, bias: float) -> None:
+            super().__init__()
+            self.a_hat = a_hat
+            self.weight = nn.Parameter(torch.empty(in_features, out_features))
+            self.bias = nn.Parameter(torch.full((out_features,), bias))
+            nn.init.xavier_uniform_(self.weight)
+
+        def forward(self, x: Any) -> Any:  # x: (B, N, F)
+            batch, nodes, features = x.shape
+            spread = torch.sparse.mm(self.a_hat, x.permute(1, 0, 2).reshape(nodes, batch * features))
+            return spread.reshape(nodes, batch, features).permute(1, 0, 2) @ self.weight + self.bias
+
+    class TGCN(nn.Module):  # type: ignore[misc,name-defined]
+        def __init__(self) -> None:
+            super().__init__()
+            a_hat = torch.tensor(adjacency, dtype=torch.float32).to_sparse()
+            self.hidden = hidden
+            self.gates = GraphConvolution(a_hat, inputs + hidden, 2 * hidden, 1.0)
+            self.candidate = GraphConvolution(a_hat, inputs + hidden, hidden, 0.0)
+            self.head = nn.Linear(hidden + head_extra, horizons)
+
+        def forward(self, x: Any, extra: Any) -> Any:  # x: (B, L, N, F); extra: (B, N, E)
+            batch, steps, nodes, _ = x.shape
+            h = x.new_zeros(batch, nodes, self.hidden)
+            for t in range(steps):
+                xt = x[:, t]
+                r, u = torch.sigmoid(self.gates(torch.cat([xt, h], dim=2))).chunk(2, dim=2)
+                c = torch.tanh(self.candidate(torch.cat([xt, r * h], dim=2)))
+                h = u * h + (1.0 - u) * c
+            return self.head(torch.cat([h, extra], dim=2)).permute(0, 2, 1)  # (B, H, N)
+
+    return TGCN()
+
+
+@register
+class TGCNForecaster:
+    """T-GCN with optional calendar and historical-average inputs; one network for steps 1..horizons."""
+
+    name: ClassVar[str] = "tgcn"
+
+    def __init__(
+        self,
+        input_steps: int = 12,
+        hidden: int = 64,
+        calendar: bool = True,
+        scale_kmh: float | None = None,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-5,
+        batch_size: int = 32,
+        max_epochs: int = 200,
+        patience: int = 20,
+        max_seconds: float = 600.0,
+        val_fraction: float = 0.125,
+        seed: int = 7,
+    ) -> None:
+        if input_steps < 1 or hidden < 1 or batch_size < 1 or max_epochs < 1:
+            raise ForecastError("bad_params", "input_steps, hidden, batch_size and max_epochs must be >= 1")
+        if not 0.0 < val_fraction < 0.5:
+            raise ForecastError("bad_params", f"val_fraction must be in (0, 0.5), got {val_fraction}")
+        self.input_steps, self.hidden, self.calendar, self.scale_kmh = (
+            input_steps,
+            hidden,
+            calendar,
+            scale_kmh,
+        )
+        self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
+        self.max_epochs, self.patience, self.max_seconds = max_epochs, patience, max_seconds
+        self.val_fraction, self.seed = val_fraction, seed
+        self.network: Any = None
+        self.horizons = 0
+        self.scale = 1.0
+        self.profile: np.ndarray | None = None  # (slots of a day, N), km/h
+        self.node_mean: np.ndarray | None = None
+        self.a_hat: np.ndarray | None = None
+        self.history: list[dict[str, float]] = []
+        """Per epoch: training and hold-out loss (mean squared error of scaled speeds)."""
+
+    def params(self) -> dict[str, object]:
+        return {
+            "input_steps": self.input_steps,
+            "hidden": self.hidden,
+            "calendar": self.calendar,
+            "scale_kmh": self.scale_kmh,
+            "learning_rate": self.learning_rate,
+            "weight_decay": self.weight_decay,
+            "batch_size": self.batch_size,
+            "max_epochs": self.max_epochs,
+            "patience": self.patience,
+            "max_seconds": self.max_seconds,
+            "val_fraction": self.val_fraction,
+            "seed": self.seed,
+        }
+
+    @property
+    def _inputs(self) -> int:
+        return 4 if self.calendar else 1
+
+    def _arrays(
+        self, panel: SpeedPanel, values: np.ndarray, ends: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(x (W, L, N, F), extra (W, N, E)) as float32 for window ends `ends` of `values` (filled, km/h)."""
+        assert self.profile is not None
+        x = lag_windows(values, ends, self.input_steps)[..., None] / self.scale
+        w, n = len(ends), values.shape[1]
+        if not self.calendar:
+            return x.astype(np.float32), np.zeros((w, n, 0), dtype=np.float32)
+        per_day = panel.steps_per(DAY)
+        first_slot = int(panel.slots(DAY, count=1)[0])
+        rows = ends[:, None] + np.arange(-self.input_steps + 1, 1)[None, :]
+        slot = (first_slot + rows) % per_day  # (W, L)
+        angle = 2 * np.pi * slot / per_day
+        shape = (w, self.input_steps, n, 1)
+        channels = [
+            x,
+            (self.profile[slot] / self.scale)[..., None],
+            np.broadcast_to(np.sin(angle)[:, :, None, None], shape),
+            np.broadcast_to(np.cos(angle)[:, :, None, None], shape),
+        ]
+        target_slot = (first_slot + ends[:, None] + np.arange(1, self.horizons + 1)[None, :]) % per_day
+        extra = (self.profile[target_slot] / self.scale).transpose(0, 2, 1)  # (W, N, H)
+        return np.concatenate(channels, axis=3).astype(np.float32), extra.astype(np.float32)
+
+    def fit(self, panel: SpeedPanel, horizons: int) -> None:
+        check_horizons(horizons)
+        torch = _torch()
+        torch.manual_seed(self.seed)
+        rng = np.random.default_rng(self.seed)
+        self.horizons = horizons
+        with np.errstate(invalid="ignore"):
+            self.node_mean = np.nan_to_num(np.nanmean(panel.values, axis=0))
+            self.scale = float(self.scale_kmh or np.nanmax(panel.values))
+        if not self.scale > 0:
+            raise ForecastError("bad_panel", f"{self.name}: the largest speed is {self.scale}, want > 0")
+        profile, _ = slot_profile(panel, DAY)
+        self.profile = np.where(np.isnan(profile), self.node_mean[None, :], profile)
+        adjacency = panel.adjacency if panel.adjacency is not None else np.zeros((panel.n_nodes,) * 2)
+        self.a_hat = normalised_adjacency(adjacency)
+        values = fill_missing(panel.values, self.node_mean)
+        fit_ends, val_ends = holdout_ends(panel.n_steps, self.input_steps, horizons, self.val_fraction)
+        if len(fit_ends) < self.batch_size or len(val_ends) < 1:
+            raise ForecastError("short_history", f"{self.name}: {panel.n_steps} rows are too few to fit")
+
+        def tensors(ends: np.ndarray) -> tuple[Any, Any, Any, Any]:
+            x, extra = self._arrays(panel, values, ends)
+            y = target_windows(panel.values, ends, horizons) / self.scale
+            known = ~np.isnan(y)
+            return (
+                torch.from_numpy(x),
+                torch.from_numpy(extra),
+                torch.from_numpy(np.nan_to_num(y).astype(np.float32)),
+                torch.from_numpy(known.astype(np.float32)),
+            )
+
+        fit_x, fit_extra, fit_y, fit_known = tensors(fit_ends)
+        val_x, val_extra, val_y, val_known = tensors(val_ends)
+        network = _network(
+            torch, self.a_hat, self._inputs, self.hidden, horizons, horizons if self.calendar else 0
+        )
+        optimiser = torch.optim.Adam(
+            network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
+        )
+        best, best_state, waited = math.inf, None, 0
+        started = time.perf_counter()
+        self.history = []
+        for _epoch in range(self.max_epochs):
+            network.train()
+            order = rng.permutation(len(fit_ends))
+            total = 0.0
+            for first in range(0, len(order), self.batch_size):
+                batch = torch.from_numpy(order[first : first + self.batch_size])
+                optimiser.zero_grad()
+                out = network(fit_x[batch], fit_extra[batch])
+                loss = (((out - fit_y[batch]) ** 2) * fit_known[batch]).sum() / fit_known[batch].sum().clamp(
+                    min=1
+                )
+                loss.backward()
+                optimiser.step()
+                total += float(loss.detach()) * len(batch)
+            network.eval()
+            with torch.no_grad():
+                out = network(val_x, val_extra)
+                val_loss = float((((out - val_y) ** 2) * val_known).sum() / val_known.sum().clamp(min=1))
+            self.history.append({"train": total / len(order), "holdout": val_loss})
+            if val_loss < best:
+                best, waited = val_loss, 0
+                best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+            else:
+                waited += 1
+            if waited >= self.patience or time.perf_counter() - started > self.max_seconds:
+                break
+        network.load_state_dict(best_state)
+        network.eval()
+        self.network = network
+
+    def predict(self, panel: SpeedPanel, horizons: int) -> np.ndarray:
+        if self.network is None or self.node_mean is None:
+            raise ForecastError("not_fitted", f"{self.name} must be fitted before it predicts")
+        check_horizons(horizons, self.horizons)
+        if panel.n_steps < self.input_steps:
+            raise ForecastError(
+                "short_history", f"{self.name} needs {self.input_steps} rows, got {panel.n_steps}"
+            )
+        torch = _torch()
+        recent = panel.rows(panel.n_steps - self.input_steps, panel.n_steps)
+        values = fill_missing(panel.values, self.node_mean)[-self.input_steps :]
+        x, extra = self._arrays(recent, values, np.array([self.input_steps - 1]))
+        with torch.no_grad():
+            out = self.network(torch.from_numpy(x), torch.from_numpy(extra))
+        return np.asarray(out.numpy()[0, :horizons], dtype=np.float64) * self.scale
+
+    def loss_history(self) -> list[dict[str, float]]:
+        """Training and hold-out loss of each epoch of the last `fit`."""
+        return list(self.history)
+
+    def save(self, path: Path) -> None:
+        if self.network is None or self.profile is None or self.node_mean is None or self.a_hat is None:
+            raise ForecastError("not_fitted", f"{self.name} must be fitted before it is saved")
+        arrays = {f"net.{k}": v.numpy() for k, v in self.network.state_dict().items()}
+        arrays.update(profile=self.profile, node_mean=self.node_mean, a_hat=self.a_hat)
+        write_state(
+            path,
+            name=self.name,
+            params=self.params(),
+            arrays=arrays,
+            horizons=self.horizons,
+            scale=self.scale,
+        )
+
+    @classmethod
+    def load(cls, path: Path) -> Self:
+        meta, arrays = read_state(path, cls.name)
+        torch = _torch()
+        model = cls(**meta["params"])
+        model.horizons, model.scale = int(meta["horizons"]), float(meta["scale"])
+        model.profile, model.node_mean, model.a_hat = arrays["profile"], arrays["node_mean"], arrays["a_hat"]
+        extra = model.horizons if model.calendar else 0
+        network = _network(torch, model.a_hat, model._inputs, model.hidden, model.horizons, extra)
+        state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
+        network.load_state_dict(state)
+        network.eval()
+        model.network = network
+        return model
