@@ -7,11 +7,13 @@ import re
 import pytest
 from fastapi.testclient import TestClient
 
-from dthub.hub import access_requests, quarantine
+from dthub.hub import access_requests, identity, quarantine
+from dthub.hub.classification import Level
+from dthub.hub.identity import Role
 from dthub.hub.identity_tables import AccessRequestRow
 from dthub.hub.tables import QuarantineRow
 from dthub.web import i18n
-from fixtures.console import BAD_NUMBER_LINE, CSRF_FIELD, FLEET_VEHICLES, Console, logged_in
+from fixtures.console import BAD_NUMBER_LINE, CSRF_FIELD, FLEET_VEHICLES, PASSWORD, Console, logged_in
 
 PAGES = ("/console/", "/console/catalog", "/console/catalog/roads.segments", "/console/quarantine",
          "/console/audit", "/console/access", "/console/vehicles", "/console/traffic",
@@ -132,6 +134,29 @@ def test_steward_approves_then_provisions_and_the_analyst_sees_it(console: Conso
     provisioned = steward.post(f"/console/access/requests/{mine.id}/provision")
     assert f'data-status="{mine.id}">已开通' in provisioned.text
     assert "已开通" in analyst.get("/console/access").text
+
+
+def test_a_steward_sees_and_decides_only_the_requests_of_the_datasets_they_steward(console: Console) -> None:
+    identity.add_person(console.hub.store, "sun.roads", name="sun.roads", password=PASSWORD,
+                        role=Role.DATA_STEWARD, clearance=Level.IMPORTANT, scopes=("roads.*",),
+                        by="cli")  # fmt: skip
+    analyst = logged_in(console, "li.analyst")
+    for dataset_id in ("roads.detector_stations", "vehicles.alarms"):
+        new = {"dataset_id": dataset_id, "purpose": "分工", "days": "7"}
+        assert analyst.post("/console/access/requests", data=new).status_code == 303
+    roads, vehicles = (
+        max(r.id for r in _requests(console) if r.dataset_id == d)
+        for d in ("roads.detector_stations", "vehicles.alarms")
+    )
+    steward = logged_in(console, "sun.roads")
+
+    page = steward.get("/console/access").text
+    refused = steward.post(f"/console/access/requests/{vehicles}/approve", data={"note": "越权"})
+
+    assert f'data-approve="{roads}"' in page
+    assert f'id="request-{vehicles}"' not in page
+    assert "access.not_its_steward" in refused.text
+    assert f'data-approve="{vehicles}"' not in refused.text
 
 
 def test_every_message_catalogue_has_the_same_keys() -> None:

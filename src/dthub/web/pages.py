@@ -370,7 +370,11 @@ def audit_page(request: Request, hub: HubDep, me: PersonDep) -> HTMLResponse:
 @router.get("/access")
 def access_page(request: Request, hub: HubDep, me: PersonDep, filed: int | None = None) -> HTMLResponse:
     steward = me.role in STEWARDS
-    rows = access_requests.requests(hub, consumer=None if steward else me.actor)
+    rows = [
+        row
+        for row in access_requests.requests(hub, consumer=None if steward else me.actor)
+        if row.consumer == me.actor or access_requests.stewards(me, row.dataset_id)
+    ]
     requestable = sorted(
         spec.id
         for spec in hub.registry.datasets.values()
@@ -381,7 +385,7 @@ def access_page(request: Request, hub: HubDep, me: PersonDep, filed: int | None 
         "access.html",
         me,
         rows=rows,
-        steward=steward,
+        decides={row.id for row in rows if access_requests.stewards(me, row.dataset_id)},
         requestable=requestable,
         days=REQUEST_DAYS,
         filed=filed,
@@ -426,7 +430,8 @@ async def decide_request(
     row = next((r for r in access_requests.requests(hub) if r.id == request_id), None)
     if row is None:
         raise PageRefused(404, "notfound.title", str(request_id))
-    return render(request, "_request_row.html", me, row=row, steward=True, error=error)
+    decides = {row.id} if access_requests.stewards(me, row.dataset_id) else set()
+    return render(request, "_request_row.html", me, row=row, decides=decides, error=error)
 
 
 def login_redirect(request: Request, exc: LoginRequired) -> Response:
