@@ -18,8 +18,8 @@ its direction too), across the line folders it runs through:
   or ends beside the terminus, else runs the way its trains' times advance (`lag`), and paths follow
   each other by time;
 - the running time between consecutive stations, measured on the published times (the median
-  difference of the in-order alignment of two stations' trains that spreads least), else the
-  interstation time where sane (30 s to 30 min);
+  difference of the in-order alignment of two stations' trains that spreads least), else measured the
+  other way along the same track, else the interstation time where sane (30 s to 30 min);
 - trains matched from each station to the next in order (trains do not overtake on a line): a time at
   the next station continues the train expected there when it is nearer to it than half the gap to the
   neighbouring trains (and the run takes 30 s to 30 min), else it starts a train (one entering service
@@ -316,12 +316,14 @@ def _alignments(
 ) -> npt.NDArray[np.float64] | None:
     """Row o of the result: there[k + o - most] - here[k] for every k (NaN where there is no such train);
     only the rows comparing at least a third of the trains are kept."""
+    if len(here) == 0 or len(there) == 0:
+        return None
     offsets = np.arange(-most, most + 1)
     index = np.arange(len(here))[None, :] + offsets[:, None]
     valid = (index >= 0) & (index < len(there))
     differences = np.where(valid, there[np.clip(index, 0, max(len(there) - 1, 0))] - here[None, :], np.nan)
     enough = valid.sum(axis=1) >= max(1, min(len(here), len(there)) // 3)
-    if not enough.any() or len(there) == 0:
+    if not enough.any():
         return None
     kept: npt.NDArray[np.float64] = differences[enough]
     return kept
@@ -342,9 +344,22 @@ class _Runs:
                 self.serving[station].append(key)
 
     def between(self, here: str, there: str) -> int | None:
-        """Measured on the service with the most trains at both, else the interstation time, if sane."""
+        """Measured on the service with the most trains at both, else measured the other way along the same
+        track (a loop's closing leg, which no service of its own direction publishes both ends of), else
+        the interstation time; None unless sane."""
         if (here, there) in self.found:
             return self.found[(here, there)]
+        run = self._measured(here, there)
+        if run is None:
+            run = self._measured(there, here)
+        if run is None:
+            run = self.published.get((here, there))
+        if run is None or not MIN_RUN_S <= run <= MAX_RUN_S:
+            return None
+        self.found[(here, there)] = run
+        return run
+
+    def _measured(self, here: str, there: str) -> int | None:
         best: tuple[int, int] | None = None
         for key in self.serving.get(here, []):
             stations = self.timetables[key]
@@ -352,11 +367,7 @@ class _Runs:
                 measured = _aligned_median(stations[here], stations[there])
                 if measured is not None and (best is None or measured[1] > best[1]):
                     best = measured
-        run = best[0] if best is not None else self.published.get((here, there))
-        if run is None or not MIN_RUN_S <= run <= MAX_RUN_S:
-            return None
-        self.found[(here, there)] = run
-        return run
+        return None if best is None else best[0]
 
 
 def _aligned_median(here: list[int], there: list[int]) -> tuple[int, int] | None:
