@@ -177,8 +177,10 @@ def issue_time(now: datetime, latest: datetime, step: timedelta) -> datetime:
 def forecast_records(
     row: ForecastModelRow, issued_at: datetime, forecast: np.ndarray, districts: dict[str, str]
 ) -> list[dict[str, Any]]:
-    """One record per segment and step with a finite forecast, segment by segment."""
+    """One record per segment and step with a finite forecast, segment by segment; times as ISO 8601."""
     step = timedelta(seconds=row.step_s)
+    issued = issued_at.isoformat()
+    targets = [(issued_at + h * step).isoformat() for h in range(forecast.shape[0])]
     records = []
     for column, segment in enumerate(row.nodes):
         for h in range(forecast.shape[0]):
@@ -188,8 +190,8 @@ def forecast_records(
             records.append(
                 {
                     "segment_id": segment,
-                    "issued_at": issued_at,
-                    "target_time": issued_at + h * step,
+                    "issued_at": issued,
+                    "target_time": targets[h],
                     "horizon_steps": h + 1,
                     "step_minutes": row.step_s // 60,
                     "speed_kmh": round(speed, 3),

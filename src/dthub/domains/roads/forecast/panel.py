@@ -19,6 +19,7 @@ from typing import Any
 import ibis
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import func, select
 
 from dthub.domains.roads.congestion import segment_speeds
@@ -112,8 +113,8 @@ def pivot(rows: pa.Table, nodes: Sequence[str], n_steps: int) -> np.ndarray:
     values = np.full((n_steps, len(nodes)), np.nan, dtype=np.float64)
     if rows.num_rows == 0 or not nodes:
         return values
-    column_of = {node: index for index, node in enumerate(nodes)}
-    columns = np.array([column_of.get(s, -1) for s in rows["segment_id"].to_pylist()], dtype=np.int64)
+    found = pc.index_in(rows["segment_id"], value_set=pa.array(list(nodes), pa.string()))
+    columns = found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
     steps = rows["row"].to_numpy(zero_copy_only=False).astype(np.int64)
     speeds = rows["speed_kmh"].to_numpy(zero_copy_only=False).astype(np.float64)
     keep = (columns >= 0) & (steps >= 0) & (steps < n_steps)
@@ -122,13 +123,25 @@ def pivot(rows: pa.Table, nodes: Sequence[str], n_steps: int) -> np.ndarray:
 
 
 def _geometries(hub: Hub, con: Any, nodes: Sequence[str]) -> dict[str, str]:
+    return {segment: wkt for segment, (wkt, _) in _attributes(hub, con, nodes).items() if wkt}
+
+
+def _attributes(hub: Hub, con: Any, nodes: Sequence[str]) -> dict[str, tuple[str | None, str | None]]:
+    """(geometry WKT, district code) of each segment of `nodes` in `roads.segments`. The table is read
+    whole and filtered here: an `isin` of thousands of ids costs seconds of Ibis compilation."""
     segments = hub.table(SEGMENTS.id, con)
-    found = engine.to_arrow(
-        segments.filter(segments.segment_id.isin(list(nodes)) & segments.geometry_wkt.notnull()).select(
-            "segment_id", "geometry_wkt"
+    found = engine.to_arrow(segments.select("segment_id", "geometry_wkt", "district_code"))
+    wanted = set(nodes)
+    return {
+        segment: (wkt, district)
+        for segment, wkt, district in zip(
+            found["segment_id"].to_pylist(),
+            found["geometry_wkt"].to_pylist(),
+            found["district_code"].to_pylist(),
+            strict=True,
         )
-    )
-    return dict(zip(found["segment_id"].to_pylist(), found["geometry_wkt"].to_pylist(), strict=True))
+        if segment in wanted
+    }
 
 
 def adjacency_from_geometry(lines: Sequence[str | None]) -> np.ndarray | None:
@@ -208,12 +221,7 @@ def segment_districts(hub: Hub, nodes: Sequence[str]) -> dict[str, str]:
     """District code (行政区划代码) of each segment of `nodes` that has one in `roads.segments`."""
     con = hub.connect()
     try:
-        segments = hub.table(SEGMENTS.id, con)
-        found = engine.to_arrow(
-            segments.filter(segments.segment_id.isin(list(nodes)) & segments.district_code.notnull()).select(
-                "segment_id", "district_code"
-            )
-        )
+        found = _attributes(hub, con, nodes)
     finally:
         con.disconnect()
-    return dict(zip(found["segment_id"].to_pylist(), found["district_code"].to_pylist(), strict=True))
+    return {segment: district for segment, (_, district) in found.items() if district}

@@ -57,27 +57,33 @@ class ForecastRecords(LineText):
         return Parsed(rows=table, rejected=tuple(rejected))
 
 
+def _json_kind(kind: pa.DataType) -> tuple[type | tuple[type, ...], int | None]:
+    """The Python types a JSON value of an Arrow column may have, and the bit width of an integer column."""
+    if pa.types.is_string(kind):
+        return str, None
+    if pa.types.is_integer(kind):
+        return int, kind.bit_width
+    return (int, float), None
+
+
+KINDS = {field.name: _json_kind(field.type) for field in SEGMENT_FORECASTS.schema if field.name not in TIMES}
+"""Per non-time field: accepted Python types and integer width (looked up once: Arrow calls are slow)."""
+
+
 def _check_types(record: dict[str, Any]) -> None:
     """TypeError naming the first field of the wrong JSON type, or unknown to the dataset."""
     for name, value in record.items():
-        if name not in SEGMENT_FORECASTS.schema.names:
-            raise TypeError(f"unknown field {name!r}")
-        if value is None or name in TIMES:
+        if name in TIMES:
             continue
-        kind = SEGMENT_FORECASTS.schema.field(name).type
-        fits = (
-            isinstance(value, str)
-            if pa.types.is_string(kind)
-            else isinstance(value, int) and not isinstance(value, bool)
-            if pa.types.is_integer(kind)
-            else isinstance(value, int | float) and not isinstance(value, bool)
-        )
-        if not fits:
-            raise TypeError(f"{name}: {value!r} is not a {kind}")
-        if pa.types.is_integer(kind) and not -(2 ** (kind.bit_width - 1)) <= value < 2 ** (
-            kind.bit_width - 1
-        ):
-            raise ValueError(f"{name}: {value!r} does not fit a {kind}")
+        if name not in KINDS:
+            raise TypeError(f"unknown field {name!r}")
+        if value is None:
+            continue
+        types, bits = KINDS[name]
+        if not isinstance(value, types) or isinstance(value, bool):
+            raise TypeError(f"{name}: {value!r} is not a {SEGMENT_FORECASTS.schema.field(name).type}")
+        if bits is not None and not -(2 ** (bits - 1)) <= value < 2 ** (bits - 1):
+            raise ValueError(f"{name}: {value!r} does not fit int{bits}")
 
 
 def _utc_time(text: object) -> datetime:
