@@ -88,13 +88,13 @@ async def bench(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     }
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--terminals", type=int, default=2_000)
     parser.add_argument("--rounds", type=int, default=20)
     parser.add_argument("--lines", type=int, default=256, help="JSON lines per bus message (gateway batch).")
     parser.add_argument("--batch", type=int, default=40, help="Bus messages per writer batch.")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="jt808-writer-") as tmp:
         print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub"))))
 

@@ -53,3 +53,10 @@ def test_decode_benchmark_prints_rates_for_both_editions(capsys: pytest.CaptureF
     assert line["frames_per_s_2013"] > 0
     assert line["frames_per_s_2019"] > 0
     assert line["source_bodies"] == 32
+
+
+def test_writer_benchmark_lands_every_report_once(capsys: pytest.CaptureFixture[str]) -> None:
+    script("jt808_writer").main(["--terminals", "20", "--rounds", "3", "--lines", "7", "--batch", "2"])
+    line = json.loads(capsys.readouterr().out)
+    assert (line["rows_landed"], line["batches"]) == (60, 5)  # 9 messages of up to 7 lines, 2 a batch
+    assert line["cpu_us_per_row"] > 0
