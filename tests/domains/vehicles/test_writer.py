@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 
 from dthub.domains.vehicles import registry
 from dthub.domains.vehicles.alarms import list_alarms
 from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
-from dthub.domains.vehicles.jt808 import BatchLocationReport, Header, PlatformResponse, encode_packages
+from dthub.domains.vehicles.jt808 import (
+    BatchLocationReport,
+    Header,
+    LocationReport,
+    PlatformResponse,
+    encode,
+    encode_packages,
+)
 from dthub.domains.vehicles.simulator import Run, connect, fleet, route, simulate
 from dthub.domains.vehicles.tables import LiveStateRow
 from dthub.domains.vehicles.writer import Writer
@@ -127,3 +135,44 @@ def test_a_subpackaged_batch_missing_a_package_times_out_into_quarantine(hub: Hu
     (record,) = quarantine.list_records(hub, dataset="vehicles.location_reports").records
     assert record.reason == "jt808.packages_dropped"
     assert "packages [1, 3, 4" in record.detail
+
+
+def _line(phone: str, serial: int, at: datetime, lon: float) -> str:
+    report = LocationReport(alarm=0, status=3, latitude=39.1, longitude=lon, altitude_m=0, speed_kmh=60.0,
+                            direction=90, time=at)  # fmt: skip
+    frame = encode(Header(message_id=LocationReport.MESSAGE_ID, phone=phone, serial=serial), report)
+    return json.dumps({"kind": "frame", "frame": frame.hex(), "received_at": datetime.now(UTC).isoformat(),
+                       "plate": None, "plate_colour": None, "vehicle_class": "dangerous_goods",
+                       "enterprise": None})  # fmt: skip
+
+
+async def _backfill(hub: Hub) -> Writer:
+    """Batch 1: terminal A at 10:02 and 10:03. Batch 2: A's blind-zone backfill from 09:10 (older, and
+    50 min before 10:02: offline, moved 8 km while offline) and terminal B at 10:05."""
+    bus = connect_bus("memory://")
+    writer = Writer(hub, bus, {}, block_ms=10)
+    a, b = "13900000001", "13900000002"
+    first = [_line(a, 1, T0 + timedelta(minutes=2), 117.2), _line(a, 2, T0 + timedelta(minutes=3), 117.21)]
+    await bus.publish(writer.stream, {"line": "\n".join(first)})
+    assert await writer.step() == 1
+    second = [_line(a, 3, T0 - timedelta(minutes=50), 117.1), _line(b, 1, T0 + timedelta(minutes=5), 117.3)]
+    await bus.publish(writer.stream, {"line": "\n".join(second)})
+    assert await writer.step() == 1
+    await bus.close()
+    return writer
+
+
+def test_live_state_keeps_the_newest_fix_and_a_backfill_rebuilds_the_rules(any_hub: Hub) -> None:
+    writer = asyncio.run(_backfill(any_hub))
+    with any_hub.store.session() as session:
+        live = {row.phone: (row.reported_at, row.lon) for row in session.query(LiveStateRow).all()}
+    assert live == {
+        "13900000001": (T0 + timedelta(minutes=3), 117.21),  # the older backfill did not replace it
+        "13900000002": (T0 + timedelta(minutes=5), 117.3),
+    }
+    assert writer.stats.rebuilt == 1
+    raised = {(a.rule, a.started_at) for a in list_alarms(any_hub.store)}
+    assert raised == {  # what the whole track 09:10, 10:02, 10:03 raises, found after the backfill
+        ("offline", T0 - timedelta(minutes=50)),
+        ("offline_movement", T0 - timedelta(minutes=50)),
+    }
