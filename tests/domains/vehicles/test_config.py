@@ -41,7 +41,8 @@ def test_rules_geofences_and_routes_from_the_files_the_settings_name(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     rules = {"classes": {"taxi": {"speed_limit_kmh": 70, "overspeed_min_s": 10}}, "night": ["23:00", "05:00"],
-             "drift_kmh": 200, "geofences": {"type": "FeatureCollection", "features": [AREA]}}  # fmt: skip
+             "drift_kmh": 200, "geofences": {"type": "FeatureCollection", "features": [AREA]},
+             "kpis": {"report_interval_s": 10}}  # fmt: skip
     monkeypatch.setenv("DTHUB_VEHICLES_RULES_FILE", str(_write(tmp_path, "rules.json", rules)))
     routes = {"type": "FeatureCollection", "features": [ROUTE]}
     monkeypatch.setenv("DTHUB_VEHICLES_ROUTES_FILE", str(_write(tmp_path, "routes.geojson", routes)))
@@ -53,6 +54,7 @@ def test_rules_geofences_and_routes_from_the_files_the_settings_name(
     assert [(a.name, a.forbidden, a.polygon.bounds) for a in found.areas] == [
         ("港区", True, (117.1, 39.0, 117.2, 39.1))
     ]
+    assert (found.kpis.report_interval_s, found.kpis.clock_skew_s) == (10.0, 300.0)
     assert found.routes is not None
     assert {phone: list(line.coords) for phone, line in found.routes.items()} == {
         "13900000001": [(117.0, 39.1), (117.3, 39.1)]
@@ -73,6 +75,9 @@ def test_without_files_the_reference_defaults_apply(tmp_path: Path) -> None:
         ("rules.json", {"geofences": {"type": "FeatureCollection", "features": [ROUTE]}},
          "feature 0: want a Polygon, got LineString"),
         ("rules.json", [1, 2], "want a JSON object"),
+        ("rules.json", {"kpis": {"interval": 5}}, "kpis: unknown interval"),
+        ("rules.json", {"kpis": {"clock_skew_s": "late"}},
+         "kpis.clock_skew_s: Input should be a valid number"),
     ],
 )  # fmt: skip
 def test_a_bad_rules_file_is_refused_naming_the_file_and_field(
@@ -80,7 +85,7 @@ def test_a_bad_rules_file_is_refused_naming_the_file_and_field(
 ) -> None:
     path = _write(tmp_path, name, document)
     with pytest.raises(ConfigError, match=error) as caught:
-        load_rules(path)
+        supervision(Settings(home=tmp_path, vehicles_rules_file=path), {})
     assert str(path) in str(caught.value)
 
 

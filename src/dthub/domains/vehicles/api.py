@@ -334,6 +334,6 @@ def get_kpis(
     vehicles = registry.load(hub.store)
     if plates is not None:
         vehicles = {phone: v for phone, v in vehicles.items() if v.plate in plates}
-    rules = supervision(hub.settings, vehicles).rules
-    found = kpis.read_day(hub, day, vehicles=vehicles, rules=rules)
+    configured = supervision(hub.settings, vehicles)
+    found = kpis.read_day(hub, day, vehicles=vehicles, rules=configured.rules, config=configured.kpis)
     return [KpisOut(**vars(k)) for k in found]

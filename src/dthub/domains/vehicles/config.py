@@ -3,8 +3,9 @@
 `DTHUB_VEHICLES_RULES_FILE` names a JSON file: the fields of `RuleConfig` (limits per vehicle class,
 night window, drift, offline and route-deviation thresholds; every ⚠️ unverified value of the reference
 is one of them) and optionally `geofences`, a GeoJSON FeatureCollection of Polygons with the properties
-`name` and `forbidden`. Anything it leaves out keeps the reference default (a class it names is replaced
-whole, the other classes stay); an unknown key is an error.
+`name` and `forbidden`, and `kpis`, the ⚠️ conventions of the daily KPIs (`kpis.KpiConfig`: reporting
+interval, largest valid speed, clock skew). Anything it leaves out keeps the reference default (a class it
+names is replaced whole, the other classes stay); an unknown key is an error.
 
     {"classes": {"coach": {"speed_limit_kmh": 100, "banned_hours": [2, 5]},
                  "taxi": {"speed_limit_kmh": 80, "overspeed_min_s": 10}},
@@ -20,14 +21,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 from shapely import is_empty as shape_is_empty  # type: ignore[import-untyped]
 from shapely.geometry import LineString, Polygon, shape  # type: ignore[import-untyped]
 
+from dthub.domains.vehicles.kpis import KpiConfig
 from dthub.domains.vehicles.registry import Vehicle
 from dthub.domains.vehicles.rules import Geofence, RuleConfig
 from dthub.hub.settings import Settings
@@ -44,6 +46,7 @@ class Supervision:
     rules: RuleConfig
     areas: tuple[Geofence, ...] = ()
     routes: Mapping[str, LineString] | None = None
+    kpis: KpiConfig = field(default_factory=KpiConfig)
 
 
 def _json(path: Path) -> Any:
@@ -71,19 +74,36 @@ def _features(path: Path, collection: Any, kind: type) -> list[tuple[int, Any, d
     return found
 
 
+def _problems(error: ValidationError, prefix: str = "") -> str:
+    return "; ".join(
+        f"{prefix}{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
+    )
+
+
+def load_kpis(path: Path) -> KpiConfig:
+    """The KPI conventions (`kpis` of a rules file: report_interval_s, max_valid_speed_kmh, clock_skew_s)."""
+    document = _json(path)
+    given = document.get("kpis", {}) if isinstance(document, dict) else {}
+    unknown = sorted(set(given) - {f.name for f in fields(KpiConfig)}) if isinstance(given, dict) else []
+    if unknown:
+        raise ConfigError(f"{path}: kpis: unknown {', '.join(unknown)}")
+    try:
+        return TypeAdapter(KpiConfig).validate_python(given)
+    except ValidationError as error:
+        raise ConfigError(f"{path}: {_problems(error, 'kpis.')}") from None
+
+
 def load_rules(path: Path) -> tuple[RuleConfig, tuple[Geofence, ...]]:
     """The rules and geofences of a rules file."""
     document = _json(path)
     if not isinstance(document, dict):
         raise ConfigError(f"{path}: want a JSON object")
     fences = document.pop("geofences", None)
+    document.pop("kpis", None)
     try:
         rules = RuleConfig.model_validate(document)
     except ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors(include_url=False)
-        )
-        raise ConfigError(f"{path}: {problems}") from None
+        raise ConfigError(f"{path}: {_problems(error)}") from None
     if "classes" in document:  # the classes it names replace the reference's; the others stay
         rules = rules.model_copy(update={"classes": {**RuleConfig().classes, **rules.classes}})
     areas = []
@@ -118,4 +138,5 @@ def supervision(settings: Settings, vehicles: Mapping[str, Vehicle]) -> Supervis
         load_rules(settings.vehicles_rules_file) if settings.vehicles_rules_file else (RuleConfig(), ())
     )
     routes = load_routes(settings.vehicles_routes_file, vehicles) if settings.vehicles_routes_file else None
-    return Supervision(rules, areas, routes)
+    kpis = load_kpis(settings.vehicles_rules_file) if settings.vehicles_rules_file else KpiConfig()
+    return Supervision(rules, areas, routes, kpis)
