@@ -1,10 +1,11 @@
 """The JT/T 808 gateway (接入网关): an asyncio TCP server between terminals and the bus.
 
-Per connection a `FrameSplitter` cuts the byte stream into frames. Registration (0x0100) is answered
-with 0x8100 from the registry (result and auth code), authentication (0x0102), heartbeat (0x0002),
-deregistration (0x0003) and every other uplink with the platform general response 0x8001 (a 0x0001
-terminal response is not answered). A location report (0x0200, 0x0704) is acknowledged with result 0 only
-after `bus.publish` returned, i.e. once the bus holds it: a gateway that dies loses no acknowledged report.
+Each connection is an `asyncio.Protocol` (no task, no stream buffers per connection) with a
+`FrameSplitter` that cuts its byte stream into frames. Registration (0x0100) is answered with 0x8100
+from the registry (result and auth code), authentication (0x0102), heartbeat (0x0002), deregistration
+(0x0003) and every other uplink with the platform general response 0x8001 (a 0x0001 terminal response is
+not answered). A location report (0x0200, 0x0704) is acknowledged with result 0 only after `bus.publish`
+returned, i.e. once the bus holds it: a gateway that dies loses no acknowledged report.
 
 Subpackaged uplinks (分包, header bit 13) are joined per connection by a `Reassembler`: each package is
 answered with 0x8001 as it arrives, the last one only once the whole message is on the bus (published
@@ -13,15 +14,16 @@ counted and published as refused (`jt808.packages_dropped`), so it lands in quar
 
 Publishing is batched: the frames every connection hands over while the event loop turns go to the bus
 as one message of up to `publish_batch` JSON lines, and each connection acknowledges its reports when
-the message holding them is published. At most `max_unpublished` frames wait for the bus; past that the
-connections wait (backpressure), and a connection's next read waits until its frames are published, so a
-slow bus slows the terminals (TCP flow control), not memory.
+the message holding them is published. Backpressure: while a connection's replies wait for the bus, or
+the terminal does not take them, the gateway stops reading that connection (TCP flow control slows the
+terminal, not memory); once `max_unpublished` frames wait for the bus, connections are not read again
+until a publish makes room.
 
 Bad bytes never poison a connection: each refusal of the splitter or the codec is counted by reason and
 published as a `refused` message, which the writer quarantines; the frames after it are read as usual.
 Connections are shed when idle (no complete frame for `idle_timeout_s`: dead, half-open or dripping one
-byte at a time; one watchdog task checks every connection, no timer per read), when a reply cannot be
-written within `write_timeout_s` (a reader too slow), or when `max_connections` are open.
+byte at a time; one watchdog task checks every connection, no timer per read), when replies stay
+unwritten for `write_timeout_s` (a reader too slow), or when `max_connections` are open.
 """
 
 from __future__ import annotations
@@ -31,10 +33,10 @@ import contextlib
 import json
 import time
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dthub.domains.vehicles.jt808 import (
     Authenticate,
@@ -78,8 +80,6 @@ class GatewayConfig:
     write_timeout_s: float = 10.0
     """A reply the terminal does not take within this long closes the connection."""
     max_connections: int = 20_000
-    read_bytes: int = 65_536
-    """Most bytes read from a connection at once."""
     max_frame_bytes: int = MAX_FRAME_BYTES
     """Longer runs without a flag are refused (`jt808.frame_too_long`) and skipped."""
     package_timeout_s: float = 60.0
@@ -128,7 +128,7 @@ class GatewayStats:
 @dataclass(eq=False)
 class _Session:
     reassembler: Reassembler
-    writer: asyncio.StreamWriter
+    transport: asyncio.Transport
     phone: str | None = None
     authenticated: bool = False
     serial: int = 0
@@ -145,25 +145,37 @@ def _now() -> datetime:
 
 
 class _Publisher:
-    """Gathers lines from every connection into bus messages of up to `batch` lines."""
+    """Gathers lines from every connection into bus messages of up to `batch` lines, one flush per turn of
+    the event loop; `full` once `bound` lines wait, until a flush makes room (then `on_room` runs)."""
 
-    def __init__(self, bus: Bus, stream: str, *, batch: int, bound: int, stats: GatewayStats) -> None:
+    def __init__(
+        self,
+        bus: Bus,
+        stream: str,
+        *,
+        batch: int,
+        bound: int,
+        stats: GatewayStats,
+        on_room: Callable[[], None],
+    ) -> None:
         self.bus, self.stream, self.batch, self.bound, self.stats = bus, stream, batch, bound, stats
+        self.on_room = on_room
         self.lines: list[str] = []
+        self.waiting = 0
         self.done: asyncio.Future[None] | None = None
-        self._ready: list[tuple[list[str], asyncio.Future[None]]] = []
         self.flushing: asyncio.Task[None] | None = None
-        self.room = asyncio.Event()
-        self.room.set()
+        self._ready: list[tuple[list[str], asyncio.Future[None]]] = []
 
-    async def put(self, line: str) -> asyncio.Future[None]:
+    @property
+    def full(self) -> bool:
+        return self.waiting >= self.bound
+
+    def put(self, line: str) -> asyncio.Future[None]:
         """Queue a line; the future is done once the bus holds it (or fails with the bus's error)."""
-        while len(self.lines) >= self.bound:
-            self.room.clear()
-            await self.room.wait()
         if self.done is None:
             self.done = asyncio.get_running_loop().create_future()
         self.lines.append(line)
+        self.waiting += 1
         done = self.done
         if len(self.lines) >= self.batch:
             self._cut()
@@ -191,13 +203,146 @@ class _Publisher:
                         await self.bus.publish(self.stream, {"line": "\n".join(lines)})
                     except Exception as error:  # handed to every waiting connection
                         done.set_exception(error)
-                        continue
-                    self.stats.published += len(lines)
-                    self.stats.bus_messages += 1
-                    done.set_result(None)
-                self.room.set()
+                    else:
+                        self.stats.published += len(lines)
+                        self.stats.bus_messages += 1
+                        done.set_result(None)
+                    finally:
+                        self.waiting -= len(lines)
+                if not self.full:
+                    self.on_room()
         finally:
             self.flushing = None
+
+
+class _Terminal(asyncio.Protocol):
+    """One terminal's connection. Its frames are handled as they arrive; while replies wait for the bus,
+    or the terminal does not take them, reading pauses (TCP flow control does the rest)."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        self.gateway = gateway
+        self.splitter = FrameSplitter(max_frame_bytes=gateway.config.max_frame_bytes)
+        self.session: _Session | None = None
+        self.transport: asyncio.Transport | None = None
+        self.waiting = False  # replies held until the bus has the reports
+        self.writing_paused = False
+        self.closing = False
+        self.slow: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        gateway, config = self.gateway, self.gateway.config
+        self.transport = transport
+        gateway.stats.connections += 1
+        gateway.stats.open += 1
+        gateway._terminals.add(self)
+        if gateway.stats.open > config.max_connections:
+            gateway.stats.shed["over_capacity"] += 1
+            transport.close()
+            return
+        reassembler = Reassembler(
+            timeout_s=config.package_timeout_s, max_pending_bytes=config.max_package_bytes
+        )
+        self.session = _Session(reassembler, transport)
+        gateway._sessions.add(self.session)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        gateway = self.gateway
+        gateway.stats.open -= 1
+        gateway._terminals.discard(self)
+        if self.session is not None:
+            gateway._sessions.discard(self.session)
+        if self.slow is not None:
+            self.slow.cancel()
+
+    def data_received(self, data: bytes) -> None:
+        if self.session is not None and not self.session.shed:
+            self._handle(self.splitter.feed(data))
+
+    def eof_received(self) -> bool:
+        self.closing = True
+        if self.session is not None and not self.session.shed:
+            self._handle(self.splitter.close())
+        if not self.waiting:
+            assert self.transport is not None
+            self.transport.close()
+        return True  # closed by us once the last replies are written
+
+    def _handle(self, pieces: list[bytes | FrameError]) -> None:
+        gateway, session = self.gateway, self.session
+        assert session is not None
+        replies: list[bytes] = []
+        waits: list[asyncio.Future[None]] = []
+        reports = 0
+        for piece in pieces:
+            if isinstance(piece, FrameError):
+                gateway._refuse(piece, session)
+                continue
+            session.last_frame = time.monotonic()
+            reply, published = gateway._frame(piece, session)
+            if published is not None:
+                reports += 1
+                if not waits or waits[-1] is not published:
+                    waits.append(published)
+            if reply is not None:
+                replies.append(reply)
+        if not waits:
+            self._write(replies)
+            return
+        self.waiting = True
+        self._pause()
+        done = waits[0] if len(waits) == 1 else asyncio.gather(*waits)
+        done.add_done_callback(lambda f: self._published(f, replies, reports))
+
+    def _published(self, done: asyncio.Future[Any], replies: list[bytes], reports: int) -> None:
+        """Acknowledge only what the bus holds; a bus that failed closes the connection unanswered."""
+        self.waiting = False
+        assert self.transport is not None
+        if done.cancelled() or done.exception() is not None:
+            self.transport.abort()
+            return
+        self.gateway.stats.acknowledged += reports
+        self._write(replies)
+        if self.closing:
+            self.transport.close()
+        else:
+            self.resume()
+
+    def _write(self, replies: list[bytes]) -> None:
+        if replies and self.transport is not None and not self.transport.is_closing():
+            self.transport.write(b"".join(replies))
+
+    def _pause(self) -> None:
+        if self.transport is not None and not self.transport.is_closing() and self.transport.is_reading():
+            self.transport.pause_reading()
+
+    def resume(self) -> None:
+        """Read again, unless replies wait for the bus or the terminal, or the bus is full."""
+        if self.waiting or self.writing_paused or self.closing or self.transport is None:
+            return
+        if self.gateway._publisher.full:
+            self.gateway._blocked.add(self)
+            return
+        if not self.transport.is_closing() and not self.transport.is_reading():
+            self.transport.resume_reading()
+
+    def pause_writing(self) -> None:
+        """The terminal does not take its replies: stop reading; shed it after `write_timeout_s`."""
+        self.writing_paused = True
+        self._pause()
+        self.slow = asyncio.get_running_loop().call_later(self.gateway.config.write_timeout_s, self._too_slow)
+
+    def resume_writing(self) -> None:
+        self.writing_paused = False
+        if self.slow is not None:
+            self.slow.cancel()
+            self.slow = None
+        self.resume()
+
+    def _too_slow(self) -> None:
+        self.gateway.stats.shed["slow"] += 1
+        assert self.transport is not None
+        self.transport.abort()
 
 
 class Gateway:
@@ -210,17 +355,19 @@ class Gateway:
         self.config = config or GatewayConfig()
         self.stats = GatewayStats()
         self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
         self._sessions: set[_Session] = set()
+        self._terminals: set[_Terminal] = set()
+        self._blocked: set[_Terminal] = set()
         self._watchdog: asyncio.Task[None] | None = None
         self._publisher = _Publisher(
             bus, self.config.stream, batch=self.config.publish_batch, bound=self.config.max_unpublished,
-            stats=self.stats,
+            stats=self.stats, on_room=self._room,
         )  # fmt: skip
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> int:
         """Listen; return the port (a free one when `port` is 0)."""
-        self._server = await asyncio.start_server(self._connection, host, port)
+        loop = asyncio.get_running_loop()
+        self._server = await loop.create_server(lambda: _Terminal(self), host, port)
         self._watchdog = asyncio.create_task(self._watch())
         bound: int = self._server.sockets[0].getsockname()[1]
         return bound
@@ -231,16 +378,21 @@ class Gateway:
             self._server.close()
         if self._watchdog is not None:
             self._watchdog.cancel()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._watchdog is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watchdog
+        for terminal in list(self._terminals):
+            if terminal.transport is not None:
+                terminal.transport.abort()
         if self._publisher.flushing is not None:
             await asyncio.gather(self._publisher.flushing, return_exceptions=True)
         if self._server is not None:
             await self._server.wait_closed()
+        await asyncio.sleep(0)  # let the aborted connections report their loss
+
+    def _room(self) -> None:
+        blocked, self._blocked = self._blocked, set()
+        for terminal in blocked:
+            terminal.resume()
 
     async def _watch(self) -> None:
         """Shed idle connections; give up subpackaged messages whose packages stopped coming."""
@@ -252,78 +404,12 @@ class Gateway:
                 if not session.shed and now - session.last_frame > self.config.idle_timeout_s:
                     session.shed = True
                     self.stats.shed["idle"] += 1
-                    session.writer.transport.abort()
+                    session.transport.abort()
                 elif session.reassembler.pending_bytes:
                     for dropped in session.reassembler.expire(now=now):
-                        await self._refuse(dropped, session)
+                        self._refuse(dropped, session)
 
-    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        self.stats.connections += 1
-        self.stats.open += 1
-        session = _Session(
-            Reassembler(
-                timeout_s=self.config.package_timeout_s, max_pending_bytes=self.config.max_package_bytes
-            ),
-            writer,
-        )
-        try:
-            if self.stats.open > self.config.max_connections:
-                self.stats.shed["over_capacity"] += 1
-                return
-            self._sessions.add(session)
-            await self._serve(reader, writer, session)
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
-        finally:
-            self._sessions.discard(session)
-            self.stats.open -= 1
-            self._tasks.discard(task)
-            writer.close()
-            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
-                await writer.wait_closed()
-
-    async def _serve(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, session: _Session
-    ) -> None:
-        splitter = FrameSplitter(max_frame_bytes=self.config.max_frame_bytes)
-        while True:
-            data = await reader.read(self.config.read_bytes)
-            if session.shed:
-                return
-            pieces = splitter.feed(data) if data else splitter.close()
-            replies: list[bytes] = []
-            waits: list[asyncio.Future[None]] = []
-            reports = 0
-            for piece in pieces:
-                if isinstance(piece, FrameError):
-                    await self._refuse(piece, session)
-                    continue
-                session.last_frame = time.monotonic()
-                reply, published = await self._frame(piece, session)
-                if published is not None:
-                    reports += 1
-                    if not waits or waits[-1] is not published:
-                        waits.append(published)
-                if reply is not None:
-                    replies.append(reply)
-            for published in waits:
-                await published  # acknowledge only what the bus holds
-            self.stats.acknowledged += reports
-            if replies:
-                writer.write(b"".join(replies))
-            if not data:
-                return
-            if writer.transport.get_write_buffer_size():
-                try:
-                    await asyncio.wait_for(writer.drain(), self.config.write_timeout_s)
-                except TimeoutError:
-                    self.stats.shed["slow"] += 1
-                    return
-
-    async def _refuse(self, error: FrameError, session: _Session) -> None:
+    def _refuse(self, error: FrameError, session: _Session) -> None:
         self.stats.refused[error.reason] += 1
         line = {
             "kind": "refused",
@@ -333,21 +419,19 @@ class Gateway:
             "phone": session.phone,
             "received_at": _now().isoformat(),
         }
-        await self._publisher.put(json.dumps(line, ensure_ascii=False))
+        self._publisher.put(json.dumps(line, ensure_ascii=False))
 
-    async def _frame(
-        self, frame: bytes, session: _Session
-    ) -> tuple[bytes | None, asyncio.Future[None] | None]:
+    def _frame(self, frame: bytes, session: _Session) -> tuple[bytes | None, asyncio.Future[None] | None]:
         """The reply to one frame, and the publication its acknowledgement waits for."""
         self.stats.frames += 1
         try:
             packet = decode(frame)
         except FrameError as error:
-            await self._refuse(error, session)
+            self._refuse(error, session)
             return None, None
         header, message = packet.header, packet.message
         if header.package_total is not None:
-            return await self._package(frame, packet, session)
+            return self._package(frame, packet, session)
         if isinstance(message, TerminalResponse):
             return None, None
         if isinstance(message, Register):
@@ -362,7 +446,7 @@ class Gateway:
             if not session.authenticated or header.phone != session.phone:
                 result = Result.FAILURE
             else:
-                published = await self._publish({"frame": frame.hex()}, header.phone)
+                published = self._publish({"frame": frame.hex()}, header.phone)
         elif isinstance(message, Deregister):
             session.authenticated = False
         elif not isinstance(message, Heartbeat):
@@ -370,7 +454,7 @@ class Gateway:
         reply = PlatformResponse(header.serial, header.message_id, result)
         return self._reply(header, session, reply), published
 
-    async def _package(
+    def _package(
         self, frame: bytes, packet: Packet, session: _Session
     ) -> tuple[bytes | None, asyncio.Future[None] | None]:
         """One package of a subpackaged message: answered as it comes; the last once the message is on
@@ -382,16 +466,16 @@ class Gateway:
             return self._reply(header, session, reply), None
         joined = session.reassembler.add(packet, now=time.monotonic(), frame=frame)
         for dropped in joined.dropped:
-            await self._refuse(dropped, session)
+            self._refuse(dropped, session)
         if joined.refused is not None:
-            await self._refuse(joined.refused, session)
+            self._refuse(joined.refused, session)
             reply = PlatformResponse(header.serial, header.message_id, Result.MESSAGE_ERROR)
             return self._reply(header, session, reply), None
         published = None
         if joined.packet is not None:
             self.stats.reassembled += 1
             if isinstance(joined.packet.message, LocationReport | BatchLocationReport):
-                published = await self._publish({"frames": [f.hex() for f in joined.frames]}, header.phone)
+                published = self._publish({"frames": [f.hex() for f in joined.frames]}, header.phone)
             elif not isinstance(joined.packet.message, Heartbeat):
                 reply = PlatformResponse(header.serial, header.message_id, Result.UNSUPPORTED)
         return self._reply(header, session, reply), published
@@ -415,7 +499,7 @@ class Gateway:
         )
         return encode(header, message)
 
-    async def _publish(self, frames: dict[str, object], phone: str) -> asyncio.Future[None]:
+    def _publish(self, frames: dict[str, object], phone: str) -> asyncio.Future[None]:
         vehicle = self.vehicles.get(phone)
         line = {
             "kind": "frame",
@@ -426,4 +510,4 @@ class Gateway:
             "vehicle_class": vehicle.vehicle_class if vehicle else None,
             "enterprise": vehicle.enterprise if vehicle else None,
         }
-        return await self._publisher.put(json.dumps(line, ensure_ascii=False))
+        return self._publisher.put(json.dumps(line, ensure_ascii=False))
