@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dthub.domains.roads.forecast import registry
-from dthub.domains.roads.forecast.panel import segment_panel
+from dthub.domains.roads.forecast import make_model, registry
+from dthub.domains.roads.forecast.panel import lake_inputs, segment_panel
 from dthub.hub.core import Hub
 from fixtures.forecast import END, START, land, train
 
@@ -72,3 +72,24 @@ def test_an_unknown_model_id_is_refused(hub: Hub) -> None:
     with pytest.raises(registry.RegistryError) as refused:
         registry.get(hub, "tgcn-v99")
     assert refused.value.reason == "forecast.unknown_model_id"
+
+
+def test_a_learned_model_predicts_the_same_after_the_registry_loads_it(
+    hub: Hub, pems_files: list[Path]
+) -> None:
+    land(hub, pems_files[:2])
+    step = timedelta(minutes=15)
+    panel = segment_panel(hub, start=START, end=END, step=step)
+    model = make_model("linear_ar", lags=4)
+    model.fit(panel, 4)
+    inputs = tuple(lake_inputs(hub, start=START, end=END))
+    training = registry.Training(start=START, end=END, step=step, horizons=4, context_steps=24,
+                                 nodes=panel.nodes, inputs=inputs)  # fmt: skip
+
+    row = registry.register(hub, model, training, {"note": "no validation"}, by="test")
+
+    history = panel.rows(panel.n_steps - 24, panel.n_steps)
+    loaded = registry.load(hub, registry.get(hub, row.id))
+    assert (row.id, row.params["lags"], row.metrics) == ("linear_ar-v1", 4, {"note": "no validation"})
+    assert np.isfinite(model.predict(history, 4)).all()
+    assert np.array_equal(loaded.predict(history, 4), model.predict(history, 4))
