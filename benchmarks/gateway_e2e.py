@@ -94,12 +94,14 @@ class Terminal:
         self.serial = 0
         self.pending: list[bytes] = []
 
-    async def ask(self, message: Message) -> Message:
+    async def ask(self, message: Message, timeout_s: float | None = 60.0) -> Message:
+        """Send, and wait for the answer (without a timer of its own when `timeout_s` is None)."""
         self.serial = (self.serial + 1) & 0xFFFF
         header = Header(message_id=message.MESSAGE_ID, phone=self.vehicle.phone, serial=self.serial)
         self.writer.write(encode(header, message))
         while not self.pending:
-            data = await asyncio.wait_for(self.reader.read(4096), 60)
+            read = self.reader.read(4096)
+            data = await (read if timeout_s is None else asyncio.wait_for(read, timeout_s))
             if not data:
                 raise ConnectionError("gateway closed the connection")
             self.pending.extend(p for p in self.splitter.feed(data) if isinstance(p, bytes))
@@ -133,7 +135,7 @@ async def report(terminal: Terminal, index: int, until: float) -> int:
             fix = LocationReport(alarm=0, status=ACC_ON | POSITIONED, latitude=round(lat, 6), longitude=lon,
                                  altitude_m=5, speed_kmh=60.0, direction=90,
                                  time=T0 + timedelta(seconds=30 * acknowledged))  # fmt: skip
-            answer = await terminal.ask(fix)
+            answer = await terminal.ask(fix, None)  # the whole run has one timeout (`_client`)
             if isinstance(answer, PlatformResponse) and answer.result == 0:
                 acknowledged += 1
     except (OSError, TimeoutError):
@@ -150,8 +152,11 @@ async def _client(
     ready.put(sum(link is not None for link in links))
     await asyncio.to_thread(go.wait)
     until, started_cpu = time.monotonic() + seconds, cpu_s()
-    counts = await asyncio.gather(
-        *(report(link, i, until) for i, link in zip(indices, links, strict=True) if link is not None)
+    counts = await asyncio.wait_for(
+        asyncio.gather(
+            *(report(link, i, until) for i, link in zip(indices, links, strict=True) if link is not None)
+        ),
+        seconds + 120,
     )
     for link in links:
         if link is not None:
