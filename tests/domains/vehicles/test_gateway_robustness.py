@@ -1,4 +1,5 @@
-"""Half-open and slow connections are shed by the gateway's idle timeout without starving the others."""
+"""Half-open and slow connections are shed by the gateway's idle and write timeouts without starving the
+others."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from datetime import UTC, datetime
 
 from dthub.domains.vehicles import registry
-from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
+from dthub.domains.vehicles.gateway import Gateway, GatewayConfig, _Terminal
 from dthub.domains.vehicles.jt808 import Header, Heartbeat, encode
 from dthub.domains.vehicles.simulator import fleet, simulate
 from dthub.domains.vehicles.writer import Writer
@@ -73,3 +74,54 @@ def test_silent_and_dripping_connections_are_shed_while_a_terminal_lands_its_rep
     assert (acknowledged, landed) == (6, 6)
     assert gateway.stats.shed == {"idle": 2}
     assert all(IDLE_S <= seconds < IDLE_S + 0.5 for seconds in shed), shed
+
+
+class _StuckTransport(asyncio.Transport):
+    """A transport whose peer takes nothing: the gateway sees `pause_writing` and never `resume_writing`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.aborted = self.reading = False
+
+    def is_reading(self) -> bool:
+        return self.reading
+
+    def pause_reading(self) -> None:
+        self.reading = False
+
+    def resume_reading(self) -> None:
+        self.reading = True
+
+    def is_closing(self) -> bool:
+        return self.aborted
+
+    def abort(self) -> None:
+        self.aborted = True
+
+    def close(self) -> None:
+        self.aborted = True
+
+
+async def _stuck(timeout_s: float, *, resumed: bool) -> tuple[_StuckTransport, Gateway]:
+    gateway = Gateway(connect_bus("memory://"), {}, GatewayConfig(write_timeout_s=timeout_s))
+    transport = _StuckTransport()
+    terminal = _Terminal(gateway)
+    terminal.connection_made(transport)
+    transport.reading = True
+    terminal.pause_writing()
+    assert not transport.reading  # nothing more is read while replies wait
+    if resumed:
+        terminal.resume_writing()
+    await asyncio.sleep(timeout_s * 3)
+    return transport, gateway
+
+
+def test_a_terminal_that_takes_no_replies_is_shed_after_the_write_timeout() -> None:
+    transport, gateway = asyncio.run(_stuck(0.05, resumed=False))
+    assert transport.aborted
+    assert gateway.stats.shed == {"slow": 1}
+
+
+def test_a_terminal_that_takes_its_replies_in_time_is_read_again() -> None:
+    transport, gateway = asyncio.run(_stuck(0.05, resumed=True))
+    assert (transport.aborted, transport.reading, gateway.stats.shed) == (False, True, {})
