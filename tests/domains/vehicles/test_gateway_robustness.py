@@ -8,11 +8,13 @@ import time
 from datetime import UTC, datetime
 
 from dthub.domains.vehicles import registry
-from dthub.domains.vehicles.gateway import Gateway, GatewayConfig, _Terminal
-from dthub.domains.vehicles.jt808 import Header, Heartbeat, encode
-from dthub.domains.vehicles.simulator import fleet, simulate
+from dthub.domains.vehicles.gateway import STREAM, Gateway, GatewayConfig, _Terminal
+from dthub.domains.vehicles.jt808 import Header, Heartbeat, Message, PlatformResponse, encode
+from dthub.domains.vehicles.simulator import Run, connect, fleet, route, simulate
 from dthub.domains.vehicles.writer import Writer
 from dthub.hub.bus import connect_bus
+from dthub.hub.bus.base import Message as BusMessage
+from dthub.hub.bus.memory import MemoryBus
 from dthub.hub.core import Hub
 
 T0 = datetime(2025, 6, 2, 2, 0, tzinfo=UTC)
@@ -125,3 +127,46 @@ def test_a_terminal_that_takes_no_replies_is_shed_after_the_write_timeout() -> N
 def test_a_terminal_that_takes_its_replies_in_time_is_read_again() -> None:
     transport, gateway = asyncio.run(_stuck(0.05, resumed=True))
     assert (transport.aborted, transport.reading, gateway.stats.shed) == (False, True, {})
+
+
+class _HeldBus(MemoryBus):
+    """A memory bus whose publishes of reports wait until `release` is set."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.release = asyncio.Event()
+
+    async def publish(self, stream: str, message: BusMessage) -> str:
+        await self.release.wait()
+        return await super().publish(stream, message)
+
+
+async def _held() -> tuple[bool, Message, int]:
+    (terminal,) = fleet(1)
+    bus = _HeldBus()
+    gateway = Gateway(bus, {terminal.vehicle.phone: terminal.vehicle})
+    port = await gateway.start("127.0.0.1", 0)
+    try:
+        link = await connect("127.0.0.1", port, terminal, Run())
+        (report,) = route(terminal, 1, start=T0, report_every_s=30)
+        link.writer.write(link.frame(report))
+        try:
+            await link.answer(timeout_s=0.3)
+            answered_early = True
+        except TimeoutError:
+            answered_early = False
+        bus.release.set()
+        answer = await link.answer()
+        await link.close()
+        await bus.ensure_group(STREAM, "check")  # a new group sees the whole stream
+        held = await bus.read(STREAM, "check", "checker", count=10, block_ms=0)
+        return answered_early, answer, len(held)
+    finally:
+        await gateway.close()
+
+
+def test_a_report_is_acknowledged_only_once_the_bus_holds_it() -> None:
+    answered_early, answer, on_bus = asyncio.run(_held())
+    assert not answered_early
+    assert isinstance(answer, PlatformResponse)
+    assert (answer.reply_id, answer.result, on_bus) == (0x0200, 0, 1)
