@@ -29,6 +29,7 @@ from dthub.domains.vehicles.jt808 import (
     QueryParameters,
     Register,
     RegisterResponse,
+    RetransmitRequest,
     SetParameters,
     TerminalControl,
     TerminalResponse,
@@ -428,3 +429,20 @@ def test_every_frame_that_decodes_strictly_encodes_back_byte_for_byte(
         return
     event(type(packet.message).__name__)
     assert encode(packet.header, packet.message) == frame
+
+
+@pytest.mark.parametrize(
+    ("version", "body"),
+    [(Version.JT2013, "00640200020005"), (Version.JT2019, "0064000200020005")],
+)
+def test_retransmit_request_0x8003_counts_in_a_byte_up_to_2013_and_a_word_in_2019(
+    version: Version, body: str
+) -> None:
+    request = RetransmitRequest(100, (2, 5), version)
+    assert request.to_body().hex() == body
+    assert RetransmitRequest.from_body(bytes.fromhex(body), version) == request
+    with pytest.raises(FrameError):
+        RetransmitRequest.from_body(bytes.fromhex(body)[:-1], version)
+    with pytest.raises(ValueError, match="a 2013 0x8003 body in a 2019 header"):
+        encode(Header(message_id=0x8003, phone="1", serial=1, version=Version.JT2019, protocol_version=1),
+               RetransmitRequest(100, (2,)))  # fmt: skip

@@ -14,6 +14,7 @@ from dthub.domains.vehicles.jt808 import (
     Header,
     LocationReport,
     PlatformResponse,
+    RetransmitRequest,
     encode,
     encode_packages,
 )
@@ -75,9 +76,10 @@ def test_a_vehicle_silent_for_less_than_the_limit_is_not_offline(hub: Hub) -> No
     assert (live.reported_at, live.in_service) == (T0 + timedelta(minutes=1), True)
 
 
-async def _packages(hub: Hub, *, drop_second: bool) -> tuple[list[tuple[int, int, int]], Writer, Gateway]:
-    """A terminal sends 40 blind-zone fixes as one 0x0704 in 100-byte packages (one package missing
-    if `drop_second`), then one ordinary 0x0200; return the (serial, id, result) of each 0x8001."""
+async def _packages(hub: Hub, *, mode: str) -> tuple[list[tuple[int, ...]], Writer, Gateway]:
+    """A terminal sends 40 blind-zone fixes as one 0x0704 in 100-byte packages, then one ordinary 0x0200.
+    `mode`: "whole"; "dropped" (package 2 never sent); "resent" (package 2 sent once the platform asks
+    for it). Return each answer: (serial, id, result) of a 0x8001, (serial, *packages) of a 0x8003."""
     (terminal,) = fleet(1)
     registry.save(hub.store, [terminal.vehicle])
     known = registry.load(hub.store)
@@ -87,25 +89,33 @@ async def _packages(hub: Hub, *, drop_second: bool) -> tuple[list[tuple[int, int
     port = await gateway.start("127.0.0.1", 0)
     stop = asyncio.Event()
     writing = asyncio.create_task(writer.run(stop))
-    answers: list[tuple[int, int, int]] = []
+    answers: list[tuple[int, ...]] = []
+
+    async def answered(frame: bytes) -> None:
+        link.writer.write(frame)
+        answer = await link.answer()
+        assert isinstance(answer, PlatformResponse)
+        answers.append((answer.reply_serial, answer.reply_id, answer.result))
+
     try:
         link = await connect("127.0.0.1", port, terminal, Run())
         reports = route(terminal, 41, start=T0, report_every_s=30)
         header = Header(message_id=BatchLocationReport.MESSAGE_ID, phone=terminal.vehicle.phone, serial=100)
         packages = encode_packages(header, BatchLocationReport(1, tuple(reports[:40])), package_size=100)
-        for n, frame in enumerate(packages):
-            if drop_second and n == 1:
-                continue
-            link.writer.write(frame)
-            answer = await link.answer()
-            assert isinstance(answer, PlatformResponse)
-            answers.append((answer.reply_serial, answer.reply_id, answer.result))
-        await asyncio.sleep(0.8)  # past the package timeout: the watchdog gives the message up
+        for frame in [packages[0], *packages[2:]] if mode != "whole" else packages:
+            await answered(frame)
+        if mode != "whole":
+            again = await link.answer()  # the last came, package 2 did not: asked again
+            assert isinstance(again, RetransmitRequest)
+            answers.append((again.reply_serial, *again.packages))
+        if mode == "resent":
+            await answered(packages[1])
+        await asyncio.sleep(0.8)  # past the package timeout: an unfinished message is given up
         answer = await link.ask(reports[40])
         assert isinstance(answer, PlatformResponse)
         answers.append((answer.reply_serial, answer.reply_id, answer.result))
         await link.close()
-        while writer.stats.read < (41 if not drop_second else 2):
+        while writer.stats.read < (2 if mode == "dropped" else 41):
             await asyncio.sleep(0.02)
     finally:
         await gateway.close()
@@ -116,7 +126,7 @@ async def _packages(hub: Hub, *, drop_second: bool) -> tuple[list[tuple[int, int
 
 
 def test_a_subpackaged_batch_is_answered_package_by_package_reassembled_and_landed(hub: Hub) -> None:
-    answers, writer, gateway = asyncio.run(_packages(hub, drop_second=False))
+    answers, writer, gateway = asyncio.run(_packages(hub, mode="whole"))
     count = len(answers) - 1
     assert count > 5  # 40 reports of 28 bytes + heads: 12 packages of 100 bytes
     assert answers == [(100 + n, 0x0704, 0) for n in range(count)] + [(answers[-1][0], 0x0200, 0)]
@@ -127,9 +137,25 @@ def test_a_subpackaged_batch_is_answered_package_by_package_reassembled_and_land
     assert times == [(T0 + timedelta(seconds=30 * n)).replace(tzinfo=None) for n in range(41)]
 
 
-def test_a_subpackaged_batch_missing_a_package_times_out_into_quarantine(hub: Hub) -> None:
-    answers, writer, gateway = asyncio.run(_packages(hub, drop_second=True))
-    assert [result for _, _, result in answers] == [0] * len(answers)  # each package answered as it came
+def test_a_missing_package_is_asked_for_again_and_the_message_lands_once_resent(hub: Hub) -> None:
+    answers, writer, gateway = asyncio.run(_packages(hub, mode="resent"))
+    count = len(answers) - 3  # the packages but package 2, then the 0x8003, package 2, the 0x0200
+    assert count > 5
+    assert answers[:count] == [(100, 0x0704, 0)] + [(102 + n, 0x0704, 0) for n in range(count - 1)]
+    assert answers[count] == (100, 2)  # 0x8003: original serial (package 1's), package 2 again
+    assert answers[count + 1] == (101, 0x0704, 0)  # package 2, answered once the whole batch is on the bus
+    assert (gateway.stats.retransmissions_asked, gateway.stats.reassembled, gateway.stats.refused) == (
+        1,
+        1,
+        {},
+    )
+    assert (writer.stats.landed, writer.stats.quarantined) == (41, 0)
+
+
+def test_a_missing_package_never_resent_times_out_into_quarantine(hub: Hub) -> None:
+    answers, writer, gateway = asyncio.run(_packages(hub, mode="dropped"))
+    assert [answer[-1] for answer in answers if len(answer) == 3] == [0] * (len(answers) - 1)
+    assert (100, 2) in answers  # asked for package 2 again, which never came
     assert gateway.stats.refused == {"jt808.packages_dropped": 1}
     assert (writer.stats.landed, writer.stats.quarantined) == (1, 1)  # the 0x0200 after it still lands
     (record,) = quarantine.list_records(hub, dataset="vehicles.location_reports").records

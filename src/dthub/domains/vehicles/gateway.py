@@ -9,8 +9,10 @@ returned, i.e. once the bus holds it: a gateway that dies loses no acknowledged 
 
 Subpackaged uplinks (分包, header bit 13) are joined per connection by a `Reassembler`: each package is
 answered with 0x8001 as it arrives, the last one only once the whole message is on the bus (published
-with all its package frames); a message whose packages stop coming for `package_timeout_s` is given up,
-counted and published as refused (`jt808.packages_dropped`), so it lands in quarantine.
+with all its package frames). When the last package comes and some before it did not, the platform asks
+for those again with 0x8003 (补传分包请求, original serial = package 1's); a message whose packages stop
+coming for `package_timeout_s` is given up, counted and published as refused (`jt808.packages_dropped`),
+so it lands in quarantine.
 
 Publishing is batched: the frames every connection hands over while the event loop turns go to the bus
 as one message of up to `publish_batch` JSON lines, and each connection acknowledges its reports when
@@ -55,7 +57,9 @@ from dthub.domains.vehicles.jt808 import (
     RegisterResponse,
     RegisterResult,
     Result,
+    RetransmitRequest,
     TerminalResponse,
+    Version,
     decode,
     encode,
 )
@@ -120,6 +124,8 @@ class GatewayStats:
     """Bus messages they went in (batches)."""
     acknowledged: int = 0
     reassembled: int = 0
+    retransmissions_asked: int = 0
+    """0x8003 sent: the last package of a message came, some before it did not."""
     refused: Counter[str] = field(default_factory=Counter)
     shed: Counter[str] = field(default_factory=Counter)
     """Connections closed by the gateway: idle, slow, over_capacity."""
@@ -472,6 +478,13 @@ class Gateway:
             reply = PlatformResponse(header.serial, header.message_id, Result.MESSAGE_ERROR)
             return self._reply(header, session, reply), None
         published = None
+        if joined.packet is None and header.package_seq == header.package_total:
+            missing = session.reassembler.missing(header)
+            if missing:  # the last came, some did not: answer it, and ask for the others again (0x8003)
+                self.stats.retransmissions_asked += 1
+                layout = Version.JT2019 if header.version is Version.JT2019 else Version.JT2013
+                again = RetransmitRequest(Reassembler.first_serial(header), missing, layout)
+                return self._reply(header, session, reply) + self._reply(header, session, again), None
         if joined.packet is not None:
             self.stats.reassembled += 1
             if isinstance(joined.packet.message, LocationReport | BatchLocationReport):

@@ -18,6 +18,7 @@ from dthub.domains.vehicles.jt808.messages import (
     Fragment,
     Message,
     Register,
+    RetransmitRequest,
     UnknownMessage,
 )
 
@@ -103,6 +104,8 @@ def _check_matches(header: Header, message: Message) -> None:
     is_2019 = header.version is Version.JT2019
     if isinstance(message, Register) and (message.layout is Version.JT2019) != is_2019:
         raise ValueError(f"a {message.layout.value} register body in a {header.version.value} header")
+    if isinstance(message, RetransmitRequest) and (message.layout is Version.JT2019) != is_2019:
+        raise ValueError(f"a {message.layout.value} 0x8003 body in a {header.version.value} header")
     if isinstance(message, Authenticate) and (message.imei is not None) != is_2019:
         raise ValueError(
             f"an authentication body with imei={message.imei!r} in a {header.version.value} header"

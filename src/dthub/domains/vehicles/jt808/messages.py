@@ -247,6 +247,34 @@ class PlatformResponse(_GeneralResponse):
     NAME_ZH = "平台通用应答"
 
 
+@dataclass(frozen=True, slots=True)
+class RetransmitRequest(Message):
+    """补传分包请求 (0x8003): the serial of the first package of a subpackaged message, and the package
+    numbers to send again (each a WORD). The count before them is a BYTE up to 2013 and a WORD in 2019
+    (`layout`; yezhihao/jt808-server `T8003`)."""
+
+    MESSAGE_ID = 0x8003
+    NAME_ZH = "补传分包请求"
+    reply_serial: int
+    packages: tuple[int, ...]
+    layout: Version = Version.JT2013
+
+    @classmethod
+    def from_body(cls, body: bytes, version: Version) -> Self:
+        wide = version is Version.JT2019
+        head = 4 if wide else 3
+        _need(body, head, "0x8003 body")
+        count = _SERIAL.unpack_from(body, 2)[0] if wide else body[2]
+        _exactly(body, head + 2 * count, f"0x8003 body of {count} packages")
+        packages = tuple(_SERIAL.unpack_from(body, head + 2 * n)[0] for n in range(count))
+        return cls(_SERIAL.unpack_from(body)[0], packages, version if wide else Version.JT2013)
+
+    def to_body(self) -> bytes:
+        count = len(self.packages)
+        head = _SERIAL.pack(count) if self.layout is Version.JT2019 else bytes((count,))
+        return _SERIAL.pack(self.reply_serial) + head + b"".join(_SERIAL.pack(n) for n in self.packages)
+
+
 REGISTER_LAYOUTS: Mapping[Version, Layout] = {
     version: Layout(
         Field("province_id", "H", "省域ID", "GB/T 2260 first 2 digits"),
@@ -819,6 +847,7 @@ KNOWN: tuple[type[Message], ...] = (
     QueryParameters,
     ParametersResponse,
     TerminalControl,
+    RetransmitRequest,
 )
 """The messages the codec reads and writes; any other id is an `UnknownMessage`."""
 

@@ -114,6 +114,22 @@ class Reassembler:
             dropped += (self._drop(oldest, f"pending bytes over {self.max_pending_bytes}"),)
         return Reassembly(None, dropped)
 
+    def missing(self, header: Header) -> tuple[int, ...]:
+        """The package numbers not yet received of the message the package `header` belongs to (none
+        when it is complete or unknown)."""
+        if header.package_total is None or header.package_seq is None:
+            return ()
+        first = self.first_serial(header)
+        group = self._groups.get(PackageKey(header.phone, header.message_id, first, header.package_total))
+        if group is None:
+            return ()
+        return tuple(n for n in range(1, header.package_total + 1) if n not in group.parts)
+
+    @staticmethod
+    def first_serial(header: Header) -> int:
+        """The serial of package 1 of the message the package `header` belongs to."""
+        return (header.serial - (header.package_seq or 1) + 1) & 0xFFFF
+
     def expire(self, *, now: float) -> tuple[PackagesDropped, ...]:
         """Give up the groups silent for more than `timeout_s` at `now`."""
         dropped: list[PackagesDropped] = []
