@@ -40,7 +40,10 @@ def test_a_trained_model_round_trips_through_the_registry(any_hub: Hub, pems_fil
     history = segment_panel(any_hub, start=START, end=END, step=timedelta(seconds=stored.step_s))
     loaded = registry.load(any_hub, stored)
     assert (any_hub.settings.home / stored.artefact).is_dir()
-    assert np.array_equal(loaded.predict(history, 4), registry.load(any_hub, second).predict(history, 4))
+    # two fits of the same window: equal up to the order in which DuckDB adds the speeds of a mean
+    assert np.allclose(
+        loaded.predict(history, 4), registry.load(any_hub, second).predict(history, 4), rtol=1e-9
+    )
 
     assert registry.activate(any_hub, first.id).status == registry.ACTIVE
     assert [row.id for row in registry.active(any_hub)] == [first.id]
