@@ -202,3 +202,19 @@ def test_live_state_keeps_the_newest_fix_and_a_backfill_rebuilds_the_rules(any_h
         ("offline", T0 - timedelta(minutes=50)),
         ("offline_movement", T0 - timedelta(minutes=50)),
     }
+
+
+def test_a_writer_started_later_sweeps_a_vehicle_silent_since_before_it_started(hub: Hub) -> None:
+    asyncio.run(_sweeping(hub, timedelta(minutes=5)))  # the first writer: 3 fixes, not yet offline
+
+    async def restarted() -> list[str]:
+        bus = connect_bus("memory://")
+        later = Writer(hub, bus, registry.load(hub.store), block_ms=10,
+                       clock=lambda: datetime.now(UTC) + timedelta(minutes=30))  # fmt: skip
+        await later.step()  # nothing on its bus: it starts from the live state
+        found = later.sweep()
+        await bus.close()
+        return [f"{a.rule}:{a.started_at:%H%M%S}" for a in found]
+
+    assert asyncio.run(restarted()) == ["offline:020100"]
+    assert [a.rule for a in list_alarms(hub.store)] == ["offline"]

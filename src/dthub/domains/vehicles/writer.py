@@ -10,7 +10,8 @@ fixes; new alarms go to the workflow table and land in `vehicles.alarms`.
 A fix older than the last one its terminal fed (a blind-zone backfill, 补报) rebuilds that terminal's rule
 state from the fixes of the last `track_hours`, kept in memory for this. Every `offline_every_s` the
 writer looks for terminals silent while in service (在线离线) and raises or grows their offline alarm,
-without waiting for the next fix.
+without waiting for the next fix; a writer that starts takes each terminal's last fix from the live state,
+so a terminal silent since before a restart is found too.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shapely.geometry import LineString  # type: ignore[import-untyped]
+from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -127,6 +129,7 @@ class Writer:
         """One cycle; return the messages handled (0 when the stream had none)."""
         if not self._started:
             await self.bus.ensure_group(self.stream, GROUP)
+            await asyncio.to_thread(self._resume)
             self._started = True
             deliveries = await self.bus.claim_stale(
                 self.stream, GROUP, self.consumer, min_idle_ms=0, count=self.batch_size
@@ -162,6 +165,24 @@ class Writer:
         found = [a for state in self.states.values() if (a := state.silence(now)) is not None]
         self._store_alarms(found)
         return found
+
+    def _resume(self) -> None:
+        """Start each terminal's rule state from its live state (its last fix landed before this writer
+        started), so that the offline sweep also sees terminals silent since before a restart."""
+        with self.hub.store.session() as session:
+            rows = list(session.scalars(select(LiveStateRow)))
+        for row in rows:
+            if row.phone in self.states:
+                continue
+            vehicle = self.vehicles.get(row.phone)
+            kind = vehicle.vehicle_class if vehicle else None
+            last = Fix(phone=row.phone, plate=row.plate, vehicle_class=kind, at=row.reported_at,
+                       received_at=row.received_at, lon=row.lon, lat=row.lat, speed_kmh=row.speed_kmh,
+                       direction=row.direction,
+                       status_word=0 if row.in_service else IN_SERVICE_MASK)  # fmt: skip
+            state = self.states[row.phone] = self._state(row.phone)
+            state.feed([last])
+            self.tracks[row.phone] = deque([last])
 
     def _land(self, deliveries: list[Delivery]) -> None:
         data = b"\n".join(d.message["line"] for d in deliveries) + b"\n"
