@@ -128,6 +128,20 @@ def test_a_company_sees_only_its_own_vehicles_alarms_and_kpis(console: Console) 
     assert re.search(r'<td class="num">2</td>', kpis[0])
     other = client.get("/console/vehicles/track.json", params={"plate": "津A00003", "day": "2025-06-02"})
     assert other.json()["points"] == []
+    # general-3: its own track, coarsened in space (1 km cells) and in time (15 minutes)
+    own = client.get("/console/vehicles/track.json", params={"plate": "津A00000", "day": "2025-06-02"}).json()
+    precise = (
+        logged_in(console, "wang.steward")
+        .get("/console/vehicles/track.json", params={"plate": "津A00000", "day": "2025-06-02"})
+        .json()
+    )
+    assert own["refused"] is None
+    assert (own["coarse"], precise["coarse"]) == (True, False)
+    assert own["points"]
+    assert {p["at"][14:16] for p in own["points"]} <= {"00", "15", "30", "45"}
+    assert {(p["lon"], p["lat"]) for p in own["points"]}.isdisjoint(
+        {(p["lon"], p["lat"]) for p in precise["points"]}
+    )
 
 
 def test_low_clearance_reader_sees_no_plate_no_position_and_no_track(console: Console) -> None:
