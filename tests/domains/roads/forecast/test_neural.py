@@ -31,7 +31,7 @@ def test_training_loss_decreases(calendar: bool) -> None:
     model.fit(small, 3)
     losses = [epoch["train"] for epoch in model.loss_history()]
     assert len(losses) == 6
-    assert losses[-1] < 0.5 * losses[0]
+    assert losses[-1] < 0.8 * losses[0]
     assert np.isfinite(model.predict(small, 3)).all()
 
 

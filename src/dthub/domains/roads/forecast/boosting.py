@@ -176,7 +176,9 @@ class LightGBMForecaster:
         for h in range(1, horizons + 1):
             booster = self.boosters[h - 1]
             out[h - 1] = booster.predict(
-                self._features(recent, values, end, h), num_iteration=booster.best_iteration
+                self._features(recent, values, end, h),
+                num_iteration=booster.best_iteration,
+                num_threads=self.threads,
             )
         return out
 

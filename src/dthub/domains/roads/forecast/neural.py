@@ -58,7 +58,7 @@ def _torch() -> Any:
 
 
 def _network(
-    torch: Any, adjacency: np.ndarray, inputs: int, hidden: int, horizons: int, head_extra: int
+    torch: Any, adjacency: np.ndarray, steps_in: int, inputs: int, hidden: int, horizons: int, head_extra: int
 ) -> Any:
     nn = torch.nn
 
@@ -85,6 +85,9 @@ def _network(
             self.gates = GraphConvolution(a_hat, inputs + hidden, 2 * hidden, 1.0)
             self.candidate = GraphConvolution(a_hat, inputs + hidden, hidden, 0.0)
             self.head = nn.Linear(hidden + head_extra, horizons)
+            self.highway = nn.Linear(steps_in, horizons)  # a linear autoregression of the speed inputs
+            nn.init.constant_(self.highway.weight, 1.0 / steps_in)
+            nn.init.zeros_(self.highway.bias)
 
         def forward(self, x: Any, extra: Any) -> Any:  # x: (B, L, N, F); extra: (B, N, E)
             batch, steps, nodes, _ = x.shape
@@ -94,7 +97,8 @@ def _network(
                 r, u = torch.sigmoid(self.gates(torch.cat([xt, h], dim=2))).chunk(2, dim=2)
                 c = torch.tanh(self.candidate(torch.cat([xt, r * h], dim=2)))
                 h = u * h + (1.0 - u) * c
-            return self.head(torch.cat([h, extra], dim=2)).permute(0, 2, 1)  # (B, H, N)
+            out = self.head(torch.cat([h, extra], dim=2)) + self.highway(x[..., 0].permute(0, 2, 1))
+            return out.permute(0, 2, 1)  # (B, H, N)
 
     return TGCN()
 
@@ -110,6 +114,7 @@ class TGCNForecaster:
         input_steps: int = 12,
         hidden: int = 64,
         calendar: bool = True,
+        loss: str = "mse",
         scale_kmh: float | None = None,
         learning_rate: float = 1e-3,
         weight_decay: float = 1e-5,
@@ -133,6 +138,9 @@ class TGCNForecaster:
         self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
         self.max_epochs, self.patience, self.max_seconds = max_epochs, patience, max_seconds
         self.val_fraction, self.seed = val_fraction, seed
+        if loss not in ("mse", "mae"):
+            raise ForecastError("bad_params", f"loss {loss!r}; want mse or mae")
+        self.loss = loss
         self.network: Any = None
         self.horizons = 0
         self.scale = 1.0
@@ -147,6 +155,7 @@ class TGCNForecaster:
             "input_steps": self.input_steps,
             "hidden": self.hidden,
             "calendar": self.calendar,
+            "loss": self.loss,
             "scale_kmh": self.scale_kmh,
             "learning_rate": self.learning_rate,
             "weight_decay": self.weight_decay,
@@ -221,12 +230,23 @@ class TGCNForecaster:
         fit_x, fit_extra, fit_y, fit_known = tensors(fit_ends)
         val_x, val_extra, val_y, val_known = tensors(val_ends)
         network = _network(
-            torch, self.a_hat, self._inputs, self.hidden, horizons, horizons if self.calendar else 0
+            torch,
+            self.a_hat,
+            self.input_steps,
+            self._inputs,
+            self.hidden,
+            horizons,
+            horizons if self.calendar else 0,
         )
         optimiser = torch.optim.Adam(
             network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
         best, best_state, waited = math.inf, None, 0
+        power = 2 if self.loss == "mse" else 1
+
+        def error(out: Any, y: Any, known: Any) -> Any:
+            return ((out - y).abs() ** power * known).sum() / known.sum().clamp(min=1)
+
         started = time.perf_counter()
         self.history = []
         for _epoch in range(self.max_epochs):
@@ -237,16 +257,14 @@ class TGCNForecaster:
                 batch = torch.from_numpy(order[first : first + self.batch_size])
                 optimiser.zero_grad()
                 out = network(fit_x[batch], fit_extra[batch])
-                loss = (((out - fit_y[batch]) ** 2) * fit_known[batch]).sum() / fit_known[batch].sum().clamp(
-                    min=1
-                )
+                loss = error(out, fit_y[batch], fit_known[batch])
                 loss.backward()
                 optimiser.step()
                 total += float(loss.detach()) * len(batch)
             network.eval()
             with torch.no_grad():
                 out = network(val_x, val_extra)
-                val_loss = float((((out - val_y) ** 2) * val_known).sum() / val_known.sum().clamp(min=1))
+                val_loss = float(error(out, val_y, val_known))
             self.history.append({"train": total / len(order), "holdout": val_loss})
             if val_loss < best:
                 best, waited = val_loss, 0
@@ -301,7 +319,9 @@ class TGCNForecaster:
         model.horizons, model.scale = int(meta["horizons"]), float(meta["scale"])
         model.profile, model.node_mean, model.a_hat = arrays["profile"], arrays["node_mean"], arrays["a_hat"]
         extra = model.horizons if model.calendar else 0
-        network = _network(torch, model.a_hat, model._inputs, model.hidden, model.horizons, extra)
+        network = _network(
+            torch, model.a_hat, model.input_steps, model._inputs, model.hidden, model.horizons, extra
+        )
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
         network.load_state_dict(state)
         network.eval()
