@@ -7,11 +7,14 @@ at every step; a linear head maps the last state of each node to all steps ahead
 one input (the speed divided by `scale_kmh`), each step may carry the time of day (sin, cos) and the node's
 training mean at that time of day (`calendar=True`), and the head also sees that training mean at the
 target times. These inputs add what a historical average knows to what the recurrent cell sees over a short
-input window (4 steps on SZ-taxi); the ablation is the same model with `calendar=False`.
+input window; the ablation is the same model with `calendar=False`. A linear highway from the speed inputs
+to the output (as in LSTNet) starts the model at the mean of its inputs, so the graph-recurrent part learns
+a correction; on SZ-taxi this was what lifted it above the paper's "HA" row (docs/benchmarks.md).
 
-Training: Adam on the mean squared error of the scaled speeds, mini-batches of windows, early stopping on the
-last `val_fraction` of the panel given to `fit` (windows cut inside each part). PyTorch is imported here only,
-when a model is fitted or loaded; the state is saved as arrays (no pickle).
+Training: Adam on the squared (`loss="mse"`) or absolute (`"mae"`) error of the scaled speeds, mini-batches
+of windows, early stopping on the last `val_fraction` of the panel given to `fit` (windows cut inside each
+part). PyTorch is imported here only, when a model is fitted or loaded; the state is saved as arrays (no
+pickle).
 """
 
 from __future__ import annotations
