@@ -146,6 +146,20 @@ def test_a_trip_is_planned_on_the_simulated_metro_and_buses(demo: Demo) -> None:
     assert modes & {"SUBWAY", "BUS"}
 
 
+def test_forecasts_of_a_model_fitted_on_the_simulated_speeds_are_served(demo: Demo) -> None:
+    token = wait_for(lambda: demo.login("demo-admin"), "login", demo.process)
+
+    forecasts = wait_for(lambda: demo.get("/api/v1/roads/forecasts", token), "forecasts", demo.process)
+    models = demo.get("/api/v1/roads/forecast-models", token)
+
+    assert {f["model_name"] for f in forecasts} == {"linear_ar"}
+    assert {f["horizon_steps"] for f in forecasts} == set(range(1, 13))
+    assert all("tjsim-" in f["segment_id"] for f in forecasts)
+    assert [f["speed_kmh"] for f in forecasts if not 0 < f["speed_kmh"] < 150] == []
+    [active] = [m for m in models if m["status"] == "active"]
+    assert active["id"] == forecasts[0]["model_id"]
+
+
 def test_ctrl_c_stops_the_server_the_gateway_and_the_fleet_cleanly(demo: Demo) -> None:
     wait_for(lambda: demo.get("/api/v1/datasets"), "catalog", demo.process)
     demo.process.send_signal(signal.SIGINT)

@@ -1,11 +1,12 @@
 """Building the demo city into a hub (I/O edge): write the generated sources, land them through the hub.
 
 Everything goes the way real data goes: the road network as a GeoJSON file through `geojson.segments`,
-the detector map and today's detector observations (from Beijing midnight, at least two hours) as CSV
+the detector map and today's detector observations (from Beijing midnight, a day at least) as CSV
 through `sim.detector_segments` and `sim.detector_5min`, the vehicles as a registry CSV through the
 registry import, the GTFS feed through the `gtfs.*` adapters into `transit.*`, the bike stations and their
 status as GBFS files through `gbfs.station_information` and `gbfs.station_status`. Every source lies in
-`<home>/demo-city-simulated/`, so lineage names it as simulated too.
+`<home>/demo-city-simulated/`, so lineage names it as simulated too. A linear autoregression per segment is
+fitted on the simulated speeds and issues the first forecasts (`train_forecasts`).
 
 The trip planner reads feeds from `<DTHUB_REALDATA>/gtfs/` only, so the demo serves a view of the real data
 folder (`<home>/demo-realdata/`: links to each entry of the real one) in which `gtfs/tianjin_simulated` is
@@ -33,6 +34,7 @@ from dthub.demo.detectors import (
     segment_map,
 )
 from dthub.demo.fleet import registry, registry_csv
+from dthub.domains.roads.forecast import job as forecast_job
 from dthub.domains.roads.ingest.geojson import GeojsonSegments
 from dthub.domains.transit.gbfs_ingest import GbfsStations, GbfsStationStatus
 from dthub.domains.transit.ingest.gtfs import ingest_feed
@@ -43,7 +45,9 @@ from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
 
 FOLDER = "demo-city-simulated"
 VIEW = "demo-realdata"
-MIN_BACKFILL = timedelta(hours=2)
+MIN_BACKFILL = timedelta(days=1)
+FORECAST_MODEL, FORECAST_STEP = "linear_ar", timedelta(minutes=5)
+DEMO_ACTOR = "cli:dthub-demo"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,6 +68,8 @@ class Built:
     vehicles: int
     gtfs: Path
     gbfs: Path
+    forecast_model: str
+    """Id of the forecast model fitted on today's simulated speeds (see `train_forecasts`)."""
 
 
 def plan_city(*, vehicles: int = 3_000, seed: int = 7) -> DemoCity:
@@ -87,7 +93,8 @@ def feed_folder(home: Path) -> Path:
 
 
 def backfill_start(now: datetime) -> datetime:
-    """Beijing midnight of today, or two hours before `now` if that is later."""
+    """Beijing midnight of today or a day before `now`, whichever is earlier: a day of history at least, which
+    the forecast model is fitted on."""
     local = now.astimezone(UTC) + BEIJING
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0) - BEIJING
     return min(midnight, now - MIN_BACKFILL)
@@ -116,7 +123,20 @@ def build(hub: Hub, city: DemoCity, *, now: datetime | None = None) -> Built:
     bikes = gbfs.write_feed(folder / "gbfs", now)
     batches.append(ingest_file(hub, GbfsStations(system=gbfs.SYSTEM_ID), bikes / "station_information.json"))
     batches.append(ingest_file(hub, GbfsStationStatus(system=gbfs.SYSTEM_ID), bikes / "station_status.json"))
-    return Built(batches=batches, vehicles=count, gtfs=feed, gbfs=bikes)
+    model = train_forecasts(hub, start, now)
+    return Built(batches=batches, vehicles=count, gtfs=feed, gbfs=bikes, forecast_model=model)
+
+
+def train_forecasts(hub: Hub, start: datetime, now: datetime) -> str:
+    """Fit a per-segment linear autoregression (线性自回归) on the simulated speeds from `start` to the last
+    whole 5 minutes, register it, and issue its first forecasts, so the traffic page shows forecast against
+    actual from the start; the server's forecast job issues them again every `DTHUB_FORECAST_REFRESH_S`."""
+    grid = FORECAST_STEP.total_seconds()
+    start, end = (datetime.fromtimestamp(t.timestamp() // grid * grid, UTC) for t in (start, now))
+    request = forecast_job.TrainRequest(model=FORECAST_MODEL, params={}, start=start, end=end)
+    row = forecast_job.train(hub, request, by=DEMO_ACTOR)
+    forecast_job.refresh_model(hub, row, now)
+    return row.id
 
 
 def realdata_view(home: Path, realdata: Path, feed: Path) -> Path:
