@@ -22,6 +22,7 @@ SMALL: dict[str, dict[str, object]] = {
     "linear_ar": {"lags": 6},
     "lightgbm": {"lags": 6, "max_rounds": 15, "num_leaves": 7, "min_data_in_leaf": 20, "threads": 1},
     "tgcn": {"input_steps": 4, "hidden": 8, "max_epochs": 2, "batch_size": 32},
+    "gru": {"input_steps": 4, "hidden": 8, "max_epochs": 2, "batch_size": 32},
 }
 """Small, quick parameters of each model; a model registered without an entry here fails the test."""
 

@@ -11,6 +11,12 @@ input window; the ablation is the same model with `calendar=False`. A linear hig
 to the output (as in LSTNet) starts the model at the mean of its inputs, so the graph-recurrent part learns
 a correction; on SZ-taxi this was what lifted it above the paper's "HA" row (docs/benchmarks.md).
 
+`gru` (门控循环单元) is the same model without the graph: the same cell, inputs, head, highway and training,
+with every graph convolution `A_hat [x, h] W + b` replaced by `[x, h] W + b` (a GRU run on each node with
+weights shared by all nodes). The operator `A_hat` holds no weights, so both models have exactly the same
+parameters, and on a graph without edges (`A_hat = I`) they are the same model: comparing them measures what
+the road graph adds, and nothing else.
+
 Training: Adam on the squared (`loss="mse"`) or absolute (`"mae"`) error of the scaled speeds, mini-batches
 of windows, early stopping on the last `val_fraction` of the panel given to `fit` (windows cut inside each
 part). PyTorch is imported here only, when a model is fitted or loaded; the state is saved as arrays (no
@@ -61,14 +67,21 @@ def _torch() -> Any:
 
 
 def _network(
-    torch: Any, adjacency: np.ndarray, steps_in: int, inputs: int, hidden: int, horizons: int, head_extra: int
+    torch: Any,
+    adjacency: np.ndarray | None,
+    steps_in: int,
+    inputs: int,
+    hidden: int,
+    horizons: int,
+    head_extra: int,
 ) -> Any:
     nn = torch.nn
 
     class GraphConvolution(nn.Module):  # type: ignore[misc,name-defined]
-        """A_hat [x, h] W + b over all nodes at once; A_hat is sparse (a road has few neighbours)."""
+        """A_hat [x, h] W + b over all nodes at once; A_hat is sparse (a road has few neighbours). Without
+        A_hat (None: the GRU), [x, h] W + b on each node."""
 
-        def __init__(self, a_hat: Any, in_features: int, out_features: int, bias: float) -> None:
+        def __init__(self, a_hat: Any | None, in_features: int, out_features: int, bias: float) -> None:
             super().__init__()
             self.a_hat = a_hat
             self.weight = nn.Parameter(torch.empty(in_features, out_features))
@@ -76,6 +89,8 @@ def _network(
             nn.init.xavier_uniform_(self.weight)
 
         def forward(self, x: Any) -> Any:  # x: (B, N, F)
+            if self.a_hat is None:
+                return x @ self.weight + self.bias
             batch, nodes, features = x.shape
             spread = torch.sparse.mm(self.a_hat, x.permute(1, 0, 2).reshape(nodes, batch * features))
             return spread.reshape(nodes, batch, features).permute(1, 0, 2) @ self.weight + self.bias
@@ -83,7 +98,9 @@ def _network(
     class TGCN(nn.Module):  # type: ignore[misc,name-defined]
         def __init__(self) -> None:
             super().__init__()
-            a_hat = torch.tensor(adjacency, dtype=torch.float32).to_sparse()
+            a_hat = None
+            if adjacency is not None:
+                a_hat = torch.tensor(adjacency, dtype=torch.float32).to_sparse()
             self.hidden = hidden
             self.gates = GraphConvolution(a_hat, inputs + hidden, 2 * hidden, 1.0)
             self.candidate = GraphConvolution(a_hat, inputs + hidden, hidden, 0.0)
@@ -111,6 +128,8 @@ class TGCNForecaster:
     """T-GCN with optional calendar and historical-average inputs; one network for steps 1..horizons."""
 
     name: ClassVar[str] = "tgcn"
+    graph: ClassVar[bool] = True
+    """Whether the cell convolves over the road graph (False: the `gru` baseline)."""
 
     def __init__(
         self,
@@ -234,7 +253,7 @@ class TGCNForecaster:
         val_x, val_extra, val_y, val_known = tensors(val_ends)
         network = _network(
             torch,
-            self.a_hat,
+            self.a_hat if self.graph else None,
             self.input_steps,
             self._inputs,
             self.hidden,
@@ -323,10 +342,26 @@ class TGCNForecaster:
         model.profile, model.node_mean, model.a_hat = arrays["profile"], arrays["node_mean"], arrays["a_hat"]
         extra = model.horizons if model.calendar else 0
         network = _network(
-            torch, model.a_hat, model.input_steps, model._inputs, model.hidden, model.horizons, extra
+            torch,
+            model.a_hat if model.graph else None,
+            model.input_steps,
+            model._inputs,
+            model.hidden,
+            model.horizons,
+            extra,
         )
         state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
         network.load_state_dict(state)
         network.eval()
         model.network = network
         return model
+
+
+@register
+class GRUForecaster(TGCNForecaster):
+    """The T-GCN without its graph convolution: a GRU on each node, weights shared by all nodes; the same
+    parameters, inputs, head, highway and training. The T-GCN paper's GRU row is a plain GRU; this one
+    keeps everything our T-GCN adds, so that the two differ by the graph only."""
+
+    name: ClassVar[str] = "gru"
+    graph: ClassVar[bool] = False
