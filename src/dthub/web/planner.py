@@ -9,6 +9,7 @@ same route; nothing is computed here.
 
 from __future__ import annotations
 
+import os
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -25,12 +26,18 @@ STOP_LIMIT = 20_000
 
 
 def feeds(realdata: Path) -> list[str]:
-    """Names of the GTFS feeds under `<realdata>/gtfs/` (zip files, and folders holding a stops.txt)."""
+    """Names of the GTFS feeds under `<realdata>/gtfs/` (zip files, and folders holding a stops.txt),
+    following symbolic links: the demo's view of the real data (`demo.build.realdata_view`) is made of them,
+    and `Path.rglob` does not enter a linked folder."""
     root = realdata / "gtfs"
     if not root.is_dir():
         return []
-    names = {path.relative_to(root).as_posix().removesuffix(".zip") for path in root.rglob("*.zip")}
-    names |= {path.parent.relative_to(root).as_posix() for path in root.rglob("stops.txt")}
+    names: set[str] = set()
+    for folder, _folders, files in os.walk(root, followlinks=True):
+        here = Path(folder).relative_to(root)
+        names |= {(here / name).as_posix().removesuffix(".zip") for name in files if name.endswith(".zip")}
+        if "stops.txt" in files:
+            names.add(here.as_posix())
     return sorted(name for name in names if name != "." and FEED_NAME.match(name))
 
 
