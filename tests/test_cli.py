@@ -18,6 +18,8 @@ from typer.core import TyperGroup
 from typer.testing import CliRunner, Result
 
 from dthub.cli import app
+from dthub.demo.city import build_network
+from dthub.demo.detectors import place_detectors
 from dthub.domains import DOMAINS, registry
 from dthub.hub import identity
 from dthub.hub.core import Hub
@@ -271,18 +273,17 @@ def test_datasets_json_has_the_figures(dthub: Dthub, pems_files: list[Path]) -> 
 
 def test_demo_ingests_the_real_sample_into_both_datasets(dthub: Dthub, pems_files: list[Path]) -> None:
     realdata = str(pems_files[0].parents[2])
-    built = dthub("demo", "--no-serve", DTHUB_REALDATA=realdata)
+    built = dthub("demo", "--no-serve", "--vehicles", "50", DTHUB_REALDATA=realdata)
     assert built.exit_code == 0, built.output
-    assert "real Caltrans PeMS data (District 4, US-101 N, 2022); nothing is simulated yet" in built.stdout
+    assert "Real data: Caltrans PeMS detectors (District 4, US-101 N, 2022)" in built.stdout
+    assert "all generated (names marked 模拟" in built.stdout
     assert row(built.stdout, "合计 Total (13)")[2] == str(13 * 2592)
     catalog = figures(dthub)
-    assert (
-        catalog["roads.detector_observations"]["rows"],
-        catalog["roads.detector_observations"]["batches"],
-    ) == (
-        13 * 2592,
-        13,
-    )
+    observations = catalog["roads.detector_observations"]
+    simulated = observations["rows"] - 13 * 2592  # the demo city's detectors, today so far
+    assert simulated > 0
+    assert simulated % len(place_detectors(build_network())) == 0
+    assert observations["batches"] == 13 + 1
     assert (catalog["roads.detector_stations"]["rows"], catalog["roads.detector_stations"]["batches"]) == (
         9,
         13,
@@ -291,11 +292,12 @@ def test_demo_ingests_the_real_sample_into_both_datasets(dthub: Dthub, pems_file
     first_passwords = demo_passwords(built.stdout)
     assert sorted(first_passwords) == ["demo-admin", "demo-analyst", "demo-steward"]
 
-    again = dthub("demo", "--no-serve", DTHUB_REALDATA=realdata)
+    again = dthub("demo", "--no-serve", "--vehicles", "50", DTHUB_REALDATA=realdata)
     assert again.exit_code == 0, again.output
-    assert again.stdout.count("│ skipped ") == 4 * 13
+    assert again.stdout.count("│ skipped ") >= 4 * 13 + 2  # and the city's network and detector map
     assert demo_passwords(again.stdout) == first_passwords
-    assert figures(dthub)["roads.detector_observations"]["rows"] == 13 * 2592
+    added = figures(dthub)["roads.detector_observations"]["rows"] - observations["rows"]
+    assert added in (0, len(place_detectors(build_network())))  # at most the interval that just ended
 
 
 def demo_passwords(stdout: str) -> dict[str, str]:
@@ -318,12 +320,16 @@ def test_printed_demo_accounts_can_log_in(dthub: Dthub, tmp_path: Path) -> None:
         hub.close()
 
 
-def test_demo_without_the_real_data_says_so_and_keeps_the_hub_empty(dthub: Dthub, tmp_path: Path) -> None:
-    result = dthub("demo", "--no-serve", DTHUB_REALDATA=str(tmp_path / "absent"))
+def test_demo_without_the_real_data_says_so_and_builds_only_the_simulated_city(
+    dthub: Dthub, tmp_path: Path
+) -> None:
+    result = dthub("demo", "--no-serve", "--vehicles", "50", DTHUB_REALDATA=str(tmp_path / "absent"))
     assert result.exit_code == 0, result.output
     assert "Real data absent" in result.stderr
     assert "DTHUB_REALDATA" in result.stderr
-    assert figures(dthub)["roads.detector_observations"]["rows"] == 0
+    catalog = figures(dthub)
+    assert catalog["roads.detector_stations"]["rows"] == 0
+    assert catalog["roads.segments"]["rows"] == len(build_network().segments)
 
 
 # docs/cli.md

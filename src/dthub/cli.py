@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from alembic.runtime.migration import MigrationContext
@@ -31,18 +31,22 @@ from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from dthub import console as show
 from dthub.demo.accounts import ACCOUNTS, ensure_accounts
 from dthub.domains import DOMAINS
+from dthub.domains.roads.forecast.cli import forecast_app
 from dthub.hub import access_requests, audit, catalog, identity, keys, pii_tags, quarantine, query
 from dthub.hub.adapter import Adapter
 from dthub.hub.audit_tables import AuditLogRow
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
 from dthub.hub.crypto import CryptoError, MasterKey
-from dthub.hub.domain import Registry, UnknownName
+from dthub.hub.domain import Domain, Registry, UnknownName
 from dthub.hub.identity import Role
 from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
 from dthub.hub.pii import PiiKind
 from dthub.hub.settings import Settings, master_key_bytes
 from dthub.hub.tables import BatchRow, QuarantineRow
+
+if TYPE_CHECKING:
+    from dthub.demo.build import DemoCity
 
 T = TypeVar("T")
 
@@ -79,8 +83,14 @@ PEMS_SAMPLE = Path("traffic/pems_raw_scalation")
 PEMS_FILES = "d04_text_station_5min_*.csv"
 PEMS_ADAPTERS = ("pems.station_5min", "pems.stations", "pems.station_segments", "pems.detector_segments")
 REAL_DATA_NOTE = (
-    "路网数据是真实的 Caltrans PeMS 检测器数据（加州第 4 区，US-101 北向，2022 年），目前没有任何模拟数据。\n"
-    "The road data is real Caltrans PeMS data (District 4, US-101 N, 2022); nothing is simulated yet."
+    "真实数据：Caltrans PeMS 检测器数据（加州第 4 区，US-101 北向，2022 年），路段编号 pems:。\n"
+    "Real data: Caltrans PeMS detectors (District 4, US-101 N, 2022), segment ids pems:."
+)
+SIMULATED_NOTE = (
+    "模拟数据：天津演示城市的路网、检测器、{vehicles} 辆营运车辆、地铁与公交时刻表、公共自行车，"
+    "全部为生成的模拟数据（名称带“模拟”，路段编号 tjsim-）。\n"
+    "Simulated: the Tianjin demo city's road network, detectors, {vehicles} operating vehicles, metro and "
+    "bus timetables ({gtfs}) and bike stations ({gbfs}) are all generated (names marked 模拟, ids tjsim-)."
 )
 
 
@@ -104,10 +114,10 @@ def load_settings() -> Settings:
 
 
 @contextmanager
-def open_hub(settings: Settings) -> Iterator[Hub]:
+def open_hub(settings: Settings, domains: Sequence[Domain] = DOMAINS) -> Iterator[Hub]:
     """The hub, migrated to the newest schema; closed on exit."""
     try:
-        hub = Hub.open(settings, DOMAINS)
+        hub = Hub.open(settings, domains)
     except (SQLAlchemyError, OSError) as exc:
         first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         fail(f"cannot open the hub at {store_url(settings)}: {first_line}", REFUSED)
@@ -338,43 +348,105 @@ def run_server(settings: Settings, host: str, port: int) -> None:
 @app.command()
 def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="Build the demo hub, then stop.")] = False,
+    vehicles: Annotated[
+        int, typer.Option(min=1, max=20_000, help="Simulated vehicles: registered, and all on the road.")
+    ] = 3_000,
+    gateway_port: Annotated[
+        int, typer.Option(min=0, max=65535, help="JT/T 808 gateway port (0: a free one).")
+    ] = 7808,
+    report_every_s: Annotated[
+        float, typer.Option(min=0.5, help="Seconds between a vehicle's reports.")
+    ] = 30.0,
+    seed: Annotated[int, typer.Option(help="Seed of the generated city.")] = 7,
 ) -> None:
-    """演示 What `make demo` runs: ingest the real PeMS sample under DTHUB_REALDATA into the hub, then serve.
+    """演示 What `make demo` runs: the Tianjin demo city (simulated, labelled 模拟) and the real PeMS sample
+    under DTHUB_REALDATA, served live.
 
-    Re-runs skip the files already committed. Without the real data, the empty hub is served.
+    The city: a road network (expressway rings and radials, an arterial grid) with detectors reporting every
+    5 minutes, vehicles driving it and reporting over JT/T 808 to the gateway, metro and bus timetables
+    (GTFS) and bike stations (GBFS). Re-runs skip the files already committed. Ctrl-C stops everything.
     """
+    import asyncio
+
+    from dthub.demo.build import plan_city
+    from dthub.demo.domain import demo_domains
+    from dthub.demo.live import LiveConfig, noting_ctrl_c, serve, start_fleet, stop_fleet
+    from dthub.demo.live import gateway_port as free_gateway_port
+
     settings = load_settings()
+    out = show.make_console()
+    domains = demo_domains()
+    city = plan_city(vehicles=vehicles, seed=seed)
+    config = LiveConfig(host=settings.host, port=settings.port, gateway_port=gateway_port, vehicles=vehicles,
+                        report_every_s=report_every_s)  # fmt: skip
+    try:
+        port = 0 if no_serve else free_gateway_port(config)
+    except OSError as exc:
+        fail(f"cannot listen on {settings.host}: {exc.strerror or exc} (DTHUB_PORT, --gateway-port)", REFUSED)
+    fleet = None if no_serve else start_fleet(config, port, seed)  # its imports overlap the build
+    with noting_ctrl_c() as ctrl_c:
+        try:
+            build_demo(settings, domains, city)
+        except BaseException:
+            if fleet is not None:
+                stop_fleet(fleet)
+            if ctrl_c.noted:  # nothing half-landed is visible; the next run lands it
+                fail("已中断 interrupted (Ctrl-C) while building the demo; run dthub demo again", 130)
+            raise
+    url = f"http://{settings.host}:{settings.port}"
+    if fleet is None:
+        out.print(Text(f"启动服务 To serve it: dthub serve ({url}), or dthub demo to serve it live"))
+        return
+
+    def announce(bound: int) -> None:
+        out.print(
+            Text(f"服务地址 Serving: {url}/console/ (API docs: {url}/docs)\n"
+                 f"网关 JT/T 808 gateway: {settings.host}:{bound}; {vehicles} simulated vehicles connecting, "
+                 f"a report every {report_every_s:g} s; detectors every 5 min. Ctrl-C stops.", style="bold"),
+            soft_wrap=True,
+        )  # fmt: skip
+
+    try:
+        asyncio.run(serve(settings, domains, city, config, port=port, fleet=fleet, announce=announce))
+    except OSError as exc:
+        stop_fleet(fleet)
+        fail(f"cannot listen on {settings.host}: {exc.strerror or exc}", REFUSED)
+    out.print(Text("已停止 Stopped."))
+
+
+def build_demo(settings: Settings, domains: Sequence[Domain], city: DemoCity) -> None:
+    """Land the real PeMS sample (when present) and the demo city; print what landed and the accounts."""
+    from dthub.demo.build import build
+
     out, err = show.make_console(), show.make_console(stderr=True)
     folder = settings.realdata / PEMS_SAMPLE
     files = sorted(p for p in folder.glob(PEMS_FILES) if p.is_file()) if folder.is_dir() else []
-    with open_hub(settings) as hub:
+    with open_hub(settings, domains) as hub:
         for name in PEMS_ADAPTERS if files else ():
             adapter = hub.registry.adapter(name)
             results, failure = ingest_files(hub, adapter, files)
             out.print(show.ingest_table(results, title=f"{adapter.name} → {adapter.dataset}"))
             if failure is not None:
                 fail(failure, REFUSED)
+        built = build(hub, city)
+        out.print(show.ingest_table(built.batches, title="演示城市（模拟） Demo city (simulated)"))
         specs = list(hub.registry.datasets.values())
         out.print(show.datasets_table(specs, catalog.figures(hub.store, [spec.id for spec in specs])))
         passwords = ensure_accounts(hub)
-    out.print(Text("演示账号 Demo accounts (console: /console/):", style="bold"))
-    for account in ACCOUNTS:
-        password = passwords.get(account.username, "(set before; see <home>/demo-accounts.json)")
-        out.print(Text(f"  {account.username}  {password}  {account.role.value}  {account.clearance.value}"))
+    out.print(Text(SIMULATED_NOTE.format(vehicles=built.vehicles, gtfs=built.gtfs, gbfs=built.gbfs)))
     if files:
         out.print(Text(REAL_DATA_NOTE))
     else:
         err.print(
             Text(
                 f"真实数据缺失 Real data absent: no {PEMS_FILES} in {folder.resolve()} (set DTHUB_REALDATA)."
-            )
-            + Text("\n中枢为空 The hub is empty.", style="bold"),
+            ),
             soft_wrap=True,
         )
-    if no_serve:
-        out.print(Text(f"启动服务 To serve it: dthub serve (http://{settings.host}:{settings.port})"))
-    else:
-        run_server(settings, settings.host, settings.port)
+    out.print(Text("演示账号 Demo accounts (console: /console/):", style="bold"))
+    for account in ACCOUNTS:
+        password = passwords.get(account.username, "(set before; see <home>/demo-accounts.json)")
+        out.print(Text(f"  {account.username}  {password}  {account.role.value}  {account.clearance.value}"))
 
 
 # Quarantine
@@ -779,6 +851,13 @@ def confirm_pii(
     out.print(Text(f"声明未改变 {pii_tags.DECLARATION_NOTE}"), soft_wrap=True)
 
 
+# Roads: traffic speed forecasts (dthub.domains.roads.forecast.cli)
+
+roads_app = typer.Typer(help="路网监测 Roads: congestion and forecasts.", no_args_is_help=True)
+app.add_typer(roads_app, name="roads")
+roads_app.add_typer(forecast_app, name="forecast")
+
+
 # Vehicles: registry, gateway, alarms; the fleet simulator
 
 vehicles_app = typer.Typer(
@@ -818,10 +897,14 @@ def gateway(
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "0.0.0.0",
     port: Annotated[int, typer.Option(min=0, max=65535, help="TCP port (JT/T 808 terminals).")] = 7808,
     idle_timeout_s: Annotated[
-        float, typer.Option(help="Close a connection with no frame this long.")
-    ] = 180.0,
+        float | None,
+        typer.Option(
+            help="Close a connection with no frame this long. Default: DTHUB_VEHICLES_IDLE_TIMEOUT_S."
+        ),
+    ] = None,
 ) -> None:
-    """网关 Run the JT/T 808 gateway and the lake writer on DTHUB_BUS_URL until interrupted."""
+    """网关 Run the JT/T 808 gateway and the lake writer on DTHUB_BUS_URL until interrupted; limits, rules,
+    routes from DTHUB_VEHICLES_* settings."""
     import asyncio
 
     from dthub.domains.vehicles import registry as vehicle_registry
@@ -834,18 +917,24 @@ def gateway(
     async def serve(hub: Hub) -> None:
         known = vehicle_registry.load(hub.store)
         bus = connect_bus(settings.bus_url)
-        server = Gateway(bus, known, GatewayConfig(idle_timeout_s=idle_timeout_s))
+        overrides = {} if idle_timeout_s is None else {"idle_timeout_s": idle_timeout_s}
+        server = Gateway(bus, known, GatewayConfig.from_settings(settings, **overrides))
         bound = await server.start(host, port)
         show.make_console().print(Text(f"网关 Gateway on {host}:{bound}, {len(known)} vehicles registered."))
         stop = asyncio.Event()
         try:
-            await Writer(hub, bus, known).run(stop)
+            await Writer.from_settings(hub, bus, known).run(stop)
         finally:
             await server.close()
             await bus.close()
 
+    from dthub.domains.vehicles.config import ConfigError
+
     with open_hub(settings) as hub, contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(hub))
+        try:
+            asyncio.run(serve(hub))
+        except ConfigError as exc:
+            fail(str(exc), BAD_INPUT)
 
 
 @vehicles_app.command("alarms")
@@ -897,7 +986,7 @@ def vehicle_kpis(
 
     from dthub.domains.vehicles import kpis
     from dthub.domains.vehicles import registry as vehicle_registry
-    from dthub.domains.vehicles.rules import RuleConfig
+    from dthub.domains.vehicles.config import ConfigError, supervision
 
     try:
         when = date.fromisoformat(day)
@@ -905,8 +994,14 @@ def vehicle_kpis(
         fail(f"--day: want YYYY-MM-DD, got {day!r}", BAD_INPUT)
     if not kpis.FIRST_DAY <= when <= kpis.LAST_DAY:
         fail(f"--day: want {kpis.FIRST_DAY} to {kpis.LAST_DAY}, got {when}", BAD_INPUT)
-    with open_hub(load_settings()) as hub:
-        found = kpis.read_day(hub, when, vehicles=vehicle_registry.load(hub.store), rules=RuleConfig())
+    settings = load_settings()
+    with open_hub(settings) as hub:
+        known = vehicle_registry.load(hub.store)
+        try:
+            configured = supervision(settings, known)
+        except ConfigError as exc:
+            fail(str(exc), BAD_INPUT)
+        found = kpis.read_day(hub, when, vehicles=known, rules=configured.rules, config=configured.kpis)
     for record in found:
         typer.echo(show.to_json(vars(record)))
 
@@ -1004,3 +1099,41 @@ def keys_rotate(
              f"DTHUB_MASTER_KEY_ID={new_key_id}."),
         soft_wrap=True,
     )  # fmt: skip
+
+
+# Trip planning
+
+
+@app.command("plan")
+def plan_trip(
+    origin: Annotated[str, typer.Argument(help="Stop id (`<feed>:<stop_id>` or a bare one) or `lat,lon`.")],
+    destination: Annotated[str, typer.Argument(help="Stop id or `lat,lon`.")],
+    day: Annotated[str, typer.Option("--date", help="Service date, YYYY-MM-DD.")],
+    feed: Annotated[list[str], typer.Option(help="GTFS feed under $DTHUB_REALDATA/gtfs, repeatable.")],
+    depart: Annotated[str, typer.Option("--time", help="Departure, HH:MM[:SS].")] = "08:00",
+    max_transfers: Annotated[int, typer.Option(min=0, max=10)] = 4,
+    walk_radius_m: Annotated[float, typer.Option(min=1, max=2000, help="Walks, m.")] = 400,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the OTP-like plan JSON.")] = False,
+) -> None:
+    """出行规划 Plan a trip over GTFS feeds (RAPTOR), each itinerary priced; the network loads under a
+    progress bar on stderr."""
+    from datetime import date
+
+    from dthub.domains.transit import planning
+    from dthub.domains.transit.plan import plan
+
+    settings = load_settings()
+    try:
+        service_day = date.fromisoformat(day)
+        paths = planning.feed_paths(settings.realdata, feed)
+        departure = planning.seconds(depart)
+        tt = planning.load_network(paths, service_day, walk_radius_m=walk_radius_m, walk_speed_mps=1.2,
+                                   console=show.make_console(stderr=True))  # fmt: skip
+        ends = planning.place(tt, origin), planning.place(tt, destination)
+    except ValueError as exc:
+        fail(str(exc), BAD_INPUT)
+    answer = plan(tt, *ends, departure, access_radius_m=walk_radius_m, max_rounds=max_transfers + 1)
+    if as_json:
+        typer.echo(show.to_json(answer))
+    else:
+        show.make_console().print(planning.itineraries_table(answer))
