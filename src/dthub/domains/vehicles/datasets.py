@@ -53,8 +53,9 @@ LOCATION_REPORTS = DatasetSpec(
     owner=OWNER,
     update_frequency="PT30S",
     retention_days=183,
-    # 一般数据 3 级: a supervisor or a company at general-3 reads its vehicles with plates plain and the track
-    # coarsened (locations and the terminal's phone are general-4 in PII_LEVELS); precise tracks need general-4
+    # 一般数据 3 级: a supervisor or a company at general-3 reads its vehicles with plates plain and the
+    # track coarsened (locations and the terminal's phone are general-4 in PII_LEVELS); precise tracks
+    # need general-4
     level=Level.GENERAL_3,
     pii_fields=("phone", "plate", "lon", "lat"),
     pii_kinds={
