@@ -115,7 +115,16 @@
           walk_radius_m: Number(data.get("walk_radius_m") || 800), max_transfers: Number(data.get("max_transfers") || 3)
         };
         if (data.get("bikeshare")) { body.bikeshare = data.get("bikeshare"); }
-        status.textContent = words.planning;
+        // progress while the plan runs: the seconds so far (a timetable's first use loads it)
+        var started = Date.now();
+        var tick = function () {
+          var seconds = Math.round((Date.now() - started) / 1000);
+          status.textContent = words.planning + (seconds ? " " + words.elapsed.replace("{s}", seconds) : "");
+        };
+        tick();
+        var ticking = window.setInterval(tick, 1000);
+        form.setAttribute("aria-busy", "true");
+        var done = function () { window.clearInterval(ticking); form.removeAttribute("aria-busy"); };
         list.replaceChildren();
         fetch("/api/v1/transit/plan", { method: "POST", credentials: "same-origin",
           headers: { "Content-Type": "application/json", Accept: "application/json" }, body: JSON.stringify(body) })
@@ -125,8 +134,8 @@
               return json;
             });
           })
-          .then(function (plan) { render(map, plan); })
-          .catch(function (error) { status.textContent = String(error.message || error); });
+          .then(function (plan) { done(); render(map, plan); })
+          .catch(function (error) { done(); status.textContent = String(error.message || error); });
       });
       form.setAttribute("data-ready", "1");
     });
