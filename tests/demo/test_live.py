@@ -144,6 +144,11 @@ def test_a_trip_is_planned_on_the_simulated_metro_and_buses(demo: Demo) -> None:
     assert itineraries
     modes = {leg["mode"] for itinerary in itineraries for leg in itinerary["legs"]}
     assert modes & {"SUBWAY", "BUS"}
+    # priced by the demo's own (simulated) fare table
+    ridden = [i for i in itineraries if {leg["mode"] for leg in i["legs"]} & {"SUBWAY", "BUS"}]
+    assert {i["fare"]["system"] for i in ridden} == {"tianjin_simulated"}
+    assert all(i["fare"]["fare"]["regular"]["cents"] >= 200 for i in ridden)
+    assert {i["fare"]["fare"]["regular"]["currency"]["currencyCode"] for i in ridden} == {"CNY"}
 
 
 def test_forecasts_of_a_model_fitted_on_the_simulated_speeds_are_served(demo: Demo) -> None:
