@@ -15,7 +15,12 @@
     if (typeof fare === "number") { return fare.toFixed(2); }
     if (typeof fare === "string") { return fare; }
     if (fare.amount !== undefined) { return Number(fare.amount).toFixed(2) + (fare.currency ? " " + fare.currency : ""); }
-    if (fare.cents !== undefined) { return (fare.cents / 100).toFixed(2) + (fare.currency ? " " + (fare.currency.code || fare.currency) : ""); }
+    if (fare.cents !== undefined) {
+      // an OpenTripPlanner Money: {cents, currency: {currencyCode, symbol, ...}}
+      var currency = fare.currency || {};
+      var code = typeof currency === "string" ? currency : (currency.currencyCode || currency.currency || currency.code || "");
+      return (fare.cents / 100).toFixed(2) + (code ? " " + code : "");
+    }
     if (fare.fare && fare.fare.regular) { return money(fare.fare.regular); }
     if (fare.regular) { return money(fare.regular); }
     return JSON.stringify(fare);
