@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import itertools
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
 from dthub.api import create_app
+from dthub.domains.transit import api as transit_api
 from dthub.hub.settings import Settings
 from fixtures.hub import REALDATA, need_realdata
 
@@ -50,3 +55,25 @@ def test_unknown_feed_is_404_and_bad_time_is_422(settings: Settings) -> None:
         bad = client.post("/api/v1/transit/plan", json=body(time="25h"))
     assert (missing.status_code, missing.json()["error"]) == (404, "feed.not_found")
     assert (bad.status_code, bad.json()["error"]) == (422, "request.invalid")
+
+
+def test_requests_arriving_during_a_timetable_build_wait_for_that_one_build(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    builds: list[tuple[Any, ...]] = []
+
+    def slow_build(*args: Any, **kwargs: Any) -> Any:
+        builds.append(args)
+        time.sleep(0.3)
+        return object()
+
+    monkeypatch.setattr(transit_api, "build_timetable", slow_build)
+    monkeypatch.setattr(transit_api, "read_feed", lambda path, name: name)
+    transit_api._built_timetable.cache_clear()
+    key = ((Path("/feeds/concurrent_feed.zip"),), date(2026, 10, 7), 401.0, 1.3)
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        timetables = list(pool.map(lambda _: transit_api._timetable(*key), range(4)))
+    transit_api._built_timetable.cache_clear()
+
+    assert len(builds) == 1
+    assert all(t is timetables[0] for t in timetables)

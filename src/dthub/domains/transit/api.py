@@ -8,6 +8,7 @@ router that `transit.MAAS` mounts. Feeds are named by their path under `<DTHUB_R
 from __future__ import annotations
 
 import re
+import threading
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -106,8 +107,22 @@ def _bikes(hub: HubDep, request: PlanRequest) -> BikeShare | None:
     return BikeShare(request.bikeshare, network_at(stations, snapshots, at), rules)
 
 
-@lru_cache(maxsize=4)
+TimetableKey = tuple[tuple[Path, ...], date, float, float]
+_BUILDS: dict[TimetableKey, threading.Lock] = {}
+
+
 def _timetable(paths: tuple[Path, ...], day: date, walk_radius_m: float, walk_speed_mps: float) -> Timetable:
+    """The day's timetable of the feeds, built once: requests that arrive while it is built (a city takes
+    about a minute) wait for that build instead of starting their own; other timetables are not held up."""
+    key = (paths, day, walk_radius_m, walk_speed_mps)
+    with _BUILDS.setdefault(key, threading.Lock()):
+        return _built_timetable(*key)
+
+
+@lru_cache(maxsize=4)
+def _built_timetable(
+    paths: tuple[Path, ...], day: date, walk_radius_m: float, walk_speed_mps: float
+) -> Timetable:
     return build_timetable(
         [read_feed(path, name=path.name.removesuffix(".zip")) for path in paths],
         day,
