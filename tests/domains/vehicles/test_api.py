@@ -9,14 +9,11 @@ from datetime import UTC, datetime
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
+import fixtures.fleet
 from dthub.api import create_app
 from dthub.cli import app as cli
-from dthub.domains.vehicles import registry
-from dthub.domains.vehicles.gateway import Gateway
-from dthub.domains.vehicles.simulator import ENTERPRISE, fleet, simulate
-from dthub.domains.vehicles.writer import Writer
+from dthub.domains.vehicles.simulator import ENTERPRISE
 from dthub.hub import identity
-from dthub.hub.bus import connect_bus
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
 from dthub.hub.identity import Role
@@ -27,21 +24,7 @@ PASSWORD = "correct horse battery"
 
 
 async def land_fleet(hub: Hub, vehicles: int, fixes: int) -> None:
-    terminals = fleet(vehicles)
-    registry.save(hub.store, [t.vehicle for t in terminals])
-    known = registry.load(hub.store)
-    bus = connect_bus("memory://")
-    gateway, writer = Gateway(bus, known), Writer(hub, bus, known, block_ms=50)
-    port = await gateway.start("127.0.0.1", 0)
-    stop = asyncio.Event()
-    writing = asyncio.create_task(writer.run(stop))
-    try:
-        await simulate("127.0.0.1", port, terminals, fixes=fixes, start=T0, pace_s=0.01)
-    finally:
-        await gateway.close()
-        stop.set()
-        await writing
-        await bus.close()
+    await fixtures.fleet.land_fleet(hub, vehicles=vehicles, fixes=fixes, start=T0)
 
 
 def test_daily_kpis_of_a_simulated_fleet_by_api_and_cli(settings: Settings) -> None:
