@@ -40,3 +40,17 @@ def cairns_timetable(cairns: Feed) -> Timetable:
 @pytest.fixture(scope="session")
 def nyc_timetable(nyc_subway: Feed) -> Timetable:
     return build_timetable([nyc_subway], NYC_DAY)
+
+
+NYC_BUSES = ("bus_bk", "bus_bx", "bus_m", "bus_qns", "bus_si", "bus_busco")
+"""The six MTA bus feeds (Brooklyn, Bronx, Manhattan, Queens, Staten Island, MTA Bus Company)."""
+
+
+@pytest.fixture(scope="session")
+def nyc_city_timetable(nyc_subway: Feed) -> Timetable:
+    """The New York city network of NYC_DAY: the subway and the six bus feeds merged (linked stops, walking
+    transfers bus ↔ subway), as `benchmarks/raptor_nyc.py --buses` builds it. The bus feeds are dropped
+    once it is built (about 1.6 GB while they are read)."""
+    folder = need_realdata(GTFS / "nyc_mta")
+    buses = [read_feed(folder / f"{name}.zip", name=name) for name in NYC_BUSES]
+    return build_timetable([nyc_subway, *buses], NYC_DAY)
