@@ -417,6 +417,7 @@ def demo(
 def build_demo(settings: Settings, domains: Sequence[Domain], city: DemoCity) -> None:
     """Land the real PeMS sample (when present) and the demo city; print what landed and the accounts."""
     from dthub.demo.build import build
+    from dthub.domains.transit.landed import provision_planner
 
     out, err = show.make_console(), show.make_console(stderr=True)
     folder = settings.realdata / PEMS_SAMPLE
@@ -433,6 +434,7 @@ def build_demo(settings: Settings, domains: Sequence[Domain], city: DemoCity) ->
         specs = list(hub.registry.datasets.values())
         out.print(show.datasets_table(specs, catalog.figures(hub.store, [spec.id for spec in specs])))
         passwords = ensure_accounts(hub)
+        provision_planner(hub, identity.consumer(hub.store, "person", ACCOUNTS[0].username))
     out.print(Text(SIMULATED_NOTE.format(vehicles=built.vehicles, gtfs=built.gtfs, gbfs=built.gbfs)))
     if files:
         out.print(Text(REAL_DATA_NOTE))
@@ -783,6 +785,24 @@ def revoke_grant(
     with open_hub(load_settings()) as hub, access_step():
         access_requests.revoke(hub, grant_id, identity.consumer_by_actor(hub.store, actor))
     show.make_console().print(Text(f"已撤销 Revoked: grant {grant_id}."))
+
+
+@access_app.command("planner")
+def planner_identity(
+    actor: ActorOption,
+    days: Annotated[int, typer.Option(min=1, help="Days each grant lives.")] = 365,
+) -> None:
+    """行程规划服务 Provision the trip planner's service identity (application maas-planner): a grant on each
+    transit dataset it reads, requested for trip planning, approved and provisioned by the steward --as.
+    Idempotent: renews only grants that are missing or expire within 30 days."""
+    from dthub.domains.transit.landed import PLANNER_ID, provision_planner
+
+    with open_hub(load_settings()) as hub, access_step():
+        made = provision_planner(hub, identity.consumer_by_actor(hub.store, actor), days=days)
+    out = show.make_console()
+    for grant in made:
+        out.print(Text(f"已开通 Granted: {grant.id} ({grant.consumer} → {grant.dataset_id})."))
+    out.print(Text(f"出行规划服务 application:{PLANNER_ID}: {len(made)} grants made."))
 
 
 @access_app.command("list")

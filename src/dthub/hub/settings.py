@@ -11,6 +11,7 @@ import binascii
 import os
 from pathlib import Path
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -143,8 +144,32 @@ class Settings(BaseSettings):
             "with a `phone` or `plate` property. Default: none."
         ),
     )
+    transit_realtime_max_age_s: int = Field(
+        default=300,
+        ge=0,
+        description=(
+            "Trip planner: GTFS-RT TripUpdates older than this at the moment a plan is for (`realtime_at`, "
+            "default now) are stale and not applied."
+        ),
+    )
+    transit_timezone: str = Field(
+        default="Asia/Shanghai",
+        description=(
+            "Trip planner: time zone of the landed GTFS feeds (agency.txt is not landed), in which GTFS-RT "
+            "absolute times become times of the service day."
+        ),
+    )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
     port: int = Field(default=8000, ge=1, le=65535, description="Port `dthub serve` listens on.")
+
+    @field_validator("transit_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone (e.g. Asia/Shanghai)") from None
+        return value
 
     @field_validator("master_key")
     @classmethod

@@ -13,7 +13,6 @@ import pytest
 from fastapi.testclient import TestClient
 
 from domains.transit.test_gbfs import FOLSOM_COLORADO, INFORMATION, PEARL_STREET, STATUS
-from dthub.api import create_app
 from dthub.domains.transit.gbfs import (
     BikeRules,
     Station,
@@ -26,8 +25,10 @@ from dthub.domains.transit.gbfs import (
 from dthub.domains.transit.geo import distance_m
 from dthub.domains.transit.plan import BikeShare, plan
 from dthub.domains.transit.timetable import Timetable
-from dthub.hub.settings import Settings
-from fixtures.hub import REALDATA, need_realdata
+from fixtures.hub import need_realdata
+from fixtures.planner import PlannerHub, planner_app
+
+__all__ = ["planner_app"]
 
 YORK_AVENUE = (40.7700, -73.9500)
 """Upper East Side, 722 m from the nearest subway stop (72 St, Q)."""
@@ -144,8 +145,7 @@ def test_without_a_bike_at_the_origin_there_is_no_bike_leg(
     assert all(leg["mode"] != "BICYCLE" for i in itineraries for leg in i["legs"])
 
 
-def test_plan_api_offers_the_bike_with_the_status_of_the_moment_asked(settings: Settings) -> None:
-    need_realdata(REALDATA / "gtfs" / "gtfs_kit" / "cairns_gtfs.zip")
+def test_plan_api_offers_the_bike_with_the_status_of_the_moment_asked(planner_app: PlannerHub) -> None:
     snapshots = read_station_status(need_realdata(STATUS).read_bytes())
     body = {
         "from_lat": FOLSOM_COLORADO[0],
@@ -154,15 +154,15 @@ def test_plan_api_offers_the_bike_with_the_status_of_the_moment_asked(settings: 
         "to_lon": PEARL_STREET[1],
         "date": "2014-06-04",
         "time": "08:30",
-        "feeds": ["gtfs_kit/cairns_gtfs"],  # no transit near Boulder: the bike-only itinerary
+        "feeds": ["cairns"],  # landed Cairns: no transit near Boulder, the bike-only itinerary
         "walk_radius_m": 1200,
         "bikeshare": "boulder_bcycle_gbfs",
         "bike_status_at": datetime.fromtimestamp(snapshots[0].last_updated, UTC).isoformat(),
     }
-    with TestClient(create_app(settings)) as client:
-        answer = client.post("/api/v1/maas/plan", json=body)
-        missing = client.post("/api/v1/maas/plan", json={**body, "bikeshare": "nowhere"})
-        bad = client.post("/api/v1/maas/plan", json={**body, "bike_status_at": "yesterday"})
+    client = TestClient(planner_app.app)
+    answer = client.post("/api/v1/maas/plan", json=body)
+    missing = client.post("/api/v1/maas/plan", json={**body, "bikeshare": "nowhere"})
+    bad = client.post("/api/v1/maas/plan", json={**body, "bike_status_at": "yesterday"})
     assert answer.status_code == 200, answer.text
     (itinerary,) = answer.json()["plan"]["itineraries"]
     chained(itinerary)

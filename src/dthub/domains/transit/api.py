@@ -1,14 +1,19 @@
-"""HTTP routes of the transit domain, mounted at `/api/v1/transit`: trip planning over GTFS feeds.
+"""HTTP routes of the transit domain, mounted at `/api/v1/transit`: trip planning over the landed GTFS feeds.
 
 The same planner answers at `/api/v1/maas/plan` (the MaaS name of the action plan), through the `maas`
-router that `transit.MAAS` mounts. Feeds are named by their path under `<DTHUB_REALDATA>/gtfs/` without
-`.zip` (e.g. `nyc_mta/subway`); a timetable is built once per (feeds, date) and kept in memory.
+router that `transit.MAAS` mounts. Riders need no key: the planner reads the hub as its own service
+identity (`transit.landed`: application `maas-planner`, access-checked, audited for trip planning) and
+answers 503 `planner.not_provisioned` when that identity or a grant is missing. Feeds are named as they
+landed (the `feed` column of `transit.*`, e.g. `subway`); a timetable is built once per (feeds, date, walking
+rules, landed version) and kept in memory, so a new landing is planned on from the next request. With
+realtime (the default), the TripUpdates landed for the feeds are applied (`realtime_apply`).
 """
 
 from __future__ import annotations
 
 import re
 import threading
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
 from pathlib import Path
@@ -26,12 +31,24 @@ from dthub.domains.transit.gbfs import (
     read_station_information,
     read_station_status,
 )
-from dthub.domains.transit.gtfs import read_feed
-from dthub.domains.transit.plan import BikeShare
+from dthub.domains.transit.gtfs import Feed
+from dthub.domains.transit.landed import (
+    PlannerUnavailable,
+    landed_feed,
+    landed_feeds,
+    landed_version,
+    planner,
+    trip_updates,
+)
+from dthub.domains.transit.plan import BikeShare, mark_realtime
 from dthub.domains.transit.plan import plan as make_plan
+from dthub.domains.transit.realtime import TripUpdate
 from dthub.domains.transit.realtime_api import realtime_router
+from dthub.domains.transit.realtime_apply import apply_trip_updates
 from dthub.domains.transit.timetable import Timetable, build_timetable
-from dthub.hub.web import INVALID_PARAMETERS, ApiProblem, HubDep, Model, answers
+from dthub.hub.core import Hub
+from dthub.hub.identity import Consumer
+from dthub.hub.web import INVALID_PARAMETERS, ApiProblem, HubDep, Model, answers, keys_or_503
 
 router = APIRouter()
 router.include_router(avl_router, prefix="/avl")  # AVL operations analytics
@@ -52,7 +69,12 @@ class PlanRequest(Model):
     date: Annotated[str, Field(pattern=r"^\d{4}-\d{2}-\d{2}$", description="Service date, YYYY-MM-DD.")]
     time: Annotated[str, Field(description="Departure, HH:MM or HH:MM:SS of the service day.")]
     feeds: Annotated[
-        list[str], Field(min_length=1, max_length=10, description="GTFS feeds, e.g. `nyc_mta/subway`.")
+        list[str],
+        Field(
+            min_length=1,
+            max_length=10,
+            description="Landed GTFS feeds, by the `feed` they landed as in `transit.*`, e.g. `subway`.",
+        ),
     ]
     max_transfers: Annotated[int, Field(ge=0, le=10, description="Most transfers an itinerary may have.")] = 4
     walk_radius_m: Annotated[
@@ -74,6 +96,20 @@ class PlanRequest(Model):
         ),
     ] = None
     bike_speed_mps: Annotated[float, Field(gt=1, le=12, description="Riding speed, m/s.")] = 4.5
+    realtime: Annotated[
+        bool,
+        Field(
+            description="Apply the GTFS-RT TripUpdates landed for the feeds (`transit.stop_time_updates` "
+            "with `source` = the feed); false plans on the schedule."
+        ),
+    ] = True
+    realtime_at: Annotated[
+        str | None,
+        Field(
+            description="Realtime state as of this ISO 8601 instant: per trip the latest update before it, "
+            "none older than `DTHUB_TRANSIT_REALTIME_MAX_AGE_S`; default now."
+        ),
+    ] = None
 
 
 @lru_cache(maxsize=2)
@@ -107,28 +143,81 @@ def _bikes(hub: HubDep, request: PlanRequest) -> BikeShare | None:
     return BikeShare(request.bikeshare, network_at(stations, snapshots, at), rules)
 
 
-TimetableKey = tuple[tuple[Path, ...], date, float, float]
+@dataclass(frozen=True, eq=False)
+class Network:
+    """A day's timetable of landed feeds, the feeds it was built from (GTFS-RT refers to them), and its trip
+    ids → index (for the scheduled times of realtime legs)."""
+
+    timetable: Timetable
+    feeds: tuple[Feed, ...]
+    trip_index: dict[str, int]
+
+
+TimetableKey = tuple[tuple[str, ...], date, float, float, tuple[int, ...]]
 _BUILDS: dict[TimetableKey, threading.Lock] = {}
 
 
-def _timetable(paths: tuple[Path, ...], day: date, walk_radius_m: float, walk_speed_mps: float) -> Timetable:
-    """The day's timetable of the feeds, built once: requests that arrive while it is built (a city takes
-    about a minute) wait for that build instead of starting their own; other timetables are not held up."""
-    key = (paths, day, walk_radius_m, walk_speed_mps)
+def _timetable(hub: Hub, consumer: Consumer, key: TimetableKey) -> Network:
+    """The day's timetable of the feeds at a landed version, built once: requests that arrive while it is
+    built (a city takes about a minute) wait for that build instead of starting their own; other timetables
+    are not held up."""
     with _BUILDS.setdefault(key, threading.Lock()):
-        return _built_timetable(*key)
+        return _built_timetable(hub, consumer, key)
 
 
 @lru_cache(maxsize=4)
-def _built_timetable(
-    paths: tuple[Path, ...], day: date, walk_radius_m: float, walk_speed_mps: float
-) -> Timetable:
-    return build_timetable(
-        [read_feed(path, name=path.name.removesuffix(".zip")) for path in paths],
-        day,
-        walk_radius_m=walk_radius_m,
-        walk_speed_mps=walk_speed_mps,
+def _built_timetable(hub: Hub, consumer: Consumer, key: TimetableKey) -> Network:
+    names, day, walk_radius_m, walk_speed_mps, _version = key
+    feeds = tuple(landed_feed(hub, consumer, name) for name in names)
+    timetable = build_timetable(feeds, day, walk_radius_m=walk_radius_m, walk_speed_mps=walk_speed_mps)
+    return Network(timetable, feeds, {str(t): n for n, t in enumerate(timetable.trip_ids)})
+
+
+@lru_cache(maxsize=2)
+def _feed_names(hub: Hub, consumer: Consumer, version: tuple[int, ...]) -> frozenset[str]:
+    return frozenset(landed_feeds(hub, consumer))
+
+
+@dataclass(frozen=True)
+class Realtime:
+    """A timetable with the TripUpdates of its feeds applied, and what was done with them."""
+
+    timetable: Timetable
+    updated_trips: frozenset[str]
+    summary: dict[str, Any]
+
+
+@lru_cache(maxsize=8)
+def _applied(network: Network, updates: tuple[tuple[str, tuple[TripUpdate, ...]], ...]) -> Realtime:
+    tt = network.timetable
+    summary: dict[str, Any] = {"updated": 0, "cancelled": 0, "unapplied": {}}
+    for feed, (name, feed_updates) in zip(network.feeds, updates, strict=True):
+        if not feed_updates:
+            continue
+        applied = apply_trip_updates(tt, feed_updates, static=feed, feed_name=name)
+        tt = applied.timetable
+        summary["updated"] += applied.updated
+        summary["cancelled"] += applied.cancelled
+        for reason, count in applied.unapplied.items():
+            summary["unapplied"][reason] = summary["unapplied"].get(reason, 0) + count
+    trips = frozenset(
+        f"{name}:{u.trip.trip_id}{suffix}"
+        for name, feed_updates in updates
+        for u in feed_updates
+        if u.trip.trip_id is not None
+        for suffix in ("", "@-1")
     )
+    return Realtime(tt, trips, summary)
+
+
+def _instant(text: str | None, name: str) -> datetime:
+    if text is None:
+        return datetime.now(UTC)
+    try:
+        moment = datetime.fromisoformat(text)
+        return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):
+        raise ApiProblem(422, "request.invalid", f"body.{name}: not an ISO 8601 instant") from None
 
 
 def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
@@ -139,40 +228,73 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
         day = date.fromisoformat(request.date)
     except ValueError:
         raise ApiProblem(422, "request.invalid", f"body.date: not a date, got {request.date!r}") from None
-    paths = []
     for name in request.feeds:
         if not FEED_NAME.match(name) or ".." in name:
             raise ApiProblem(422, "request.invalid", f"body.feeds: not a feed name, got {name!r}")
-        path = hub.settings.realdata / "gtfs" / f"{name}.zip"
-        if not path.exists():
-            path = hub.settings.realdata / "gtfs" / name
-        if not path.exists():
-            raise ApiProblem(
-                404, "feed.not_found", f"no GTFS feed {name!r} under {hub.settings.realdata / 'gtfs'}"
-            )
-        paths.append(path)
+    at = _instant(request.realtime_at, "realtime_at")
+    bikes = _bikes(hub, request)
+    try:
+        with keys_or_503():
+            consumer = planner(hub)
+            version = landed_version(hub)
+            landed = _feed_names(hub, consumer, version[:-1])
+            for name in request.feeds:
+                if name not in landed:
+                    raise ApiProblem(
+                        404,
+                        "feed.not_found",
+                        f"no landed GTFS feed {name!r}; landed: {', '.join(sorted(landed)) or 'none'}",
+                    )
+            names = tuple(request.feeds)
+            key = (names, day, request.walk_radius_m, request.walk_speed_mps, version[:-1])
+            network = _timetable(hub, consumer, key)
+            realtime = None
+            if request.realtime and version[-1]:  # some TripUpdates landed
+                limit = hub.settings.transit_realtime_max_age_s
+                updates = tuple(
+                    (name, tuple(trip_updates(hub, consumer, name, at, max_age_s=limit))) for name in names
+                )
+                if any(found for _, found in updates):
+                    realtime = _applied(network, updates)
+    except PlannerUnavailable as refused:
+        raise ApiProblem(503, refused.reason, refused.detail) from None
     hours, minutes, secs = int(match[1]), int(match[2]), int(match[3] or 0)
-    timetable = _timetable(tuple(paths), day, request.walk_radius_m, request.walk_speed_mps)
-    return make_plan(
-        timetable,
+    answer = make_plan(
+        realtime.timetable if realtime is not None else network.timetable,
         (request.from_lat, request.from_lon),
         (request.to_lat, request.to_lon),
         hours * 3600 + minutes * 60 + secs,
         access_radius_m=request.walk_radius_m,
         walk_speed_mps=request.walk_speed_mps,
         max_rounds=request.max_transfers + 1,
-        bikes=_bikes(hub, request),
+        bikes=bikes,
     )
+    mark_realtime(
+        answer,
+        network.timetable,
+        network.trip_index,
+        realtime.updated_trips if realtime is not None else frozenset(),
+    )
+    answer["plan"]["realtime"] = {
+        "at": at.isoformat() if request.realtime else None,
+        **(realtime.summary if realtime is not None else {"updated": 0, "cancelled": 0, "unapplied": {}}),
+    }
+    return answer
 
 
 RESPONSES = answers(
     "An OpenTripPlanner-like `plan`: itineraries (one per number of transfers that arrives earlier than "
     "with fewer), each with legs (mode, route, stops, times in seconds of the service day, geometry). With "
     "`bikeshare`, also the bike-only itinerary and transit ones reached or left by bike where they arrive "
-    "earlier (legs of mode BICYCLE, `rentedBike`, stations with `bikeShareId`).",
-    not_found="A feed named is not under `<DTHUB_REALDATA>/gtfs/`, or the bike-share system not under "
-    "`<DTHUB_REALDATA>/bikeshare/`; `error` is `feed.not_found`.",
+    "earlier (legs of mode BICYCLE, `rentedBike`, stations with `bikeShareId`). Transit legs carry OTP's "
+    "`realTime` (its trip has a TripUpdate applied), `departureDelay` and `arrivalDelay` (s, against the "
+    "schedule); `plan.realtime` says as of when, and how many trips were updated, cancelled or not applied.",
+    not_found="A feed named has not landed in `transit.*` (the detail lists those that have), or the "
+    "bike-share system is not under `<DTHUB_REALDATA>/bikeshare/`; `error` is `feed.not_found`.",
     invalid=INVALID_PARAMETERS,
+    unavailable="The planner's service identity (application `maas-planner`) or one of its grants on the "
+    "`transit.*` datasets it reads is missing, revoked or expired; `error` is `planner.not_provisioned`. "
+    "An operator runs `dthub access planner --as person:<admin>`.",
 )
 
 

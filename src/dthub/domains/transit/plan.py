@@ -3,11 +3,14 @@ journeys between them, each as legs (mode, route, stops, times, geometry) in a J
 OpenTripPlanner's `plan` response (`plan.itineraries[].legs[]`), so existing clients map easily.
 
 Times are seconds after midnight of the service day (`serviceDate`); OTP's epoch milliseconds need the
-feed's time zone, which a multi-feed timetable does not have one of.
+feed's time zone, which a multi-feed timetable does not have one of. Planned on a timetable with realtime
+times (`realtime_apply`), `mark_realtime` gives each transit leg OTP's `realTime`, `departureDelay` and
+`arrivalDelay` against the scheduled timetable.
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -270,3 +273,43 @@ def _itinerary(
     itinerary = _summary(legs, start, journey.arrival, journey.transfers)
     itinerary["fare"] = itinerary_fare(legs, tt.day)  # sets each transit leg's `fare` too
     return itinerary
+
+
+def scheduled_times(tt: Timetable, trip: int, from_stop: str, to_stop: str) -> tuple[int, int] | None:
+    """(departure at `from_stop`, arrival at the next `to_stop` after it) of trip `trip` of `tt`; None when
+    the trip does not serve them in that order."""
+    pattern = int(np.searchsorted(tt.pattern_trip_start, trip, side="right") - 1)
+    row = trip - int(tt.pattern_trip_start[pattern])
+    positions = np.arange(tt.pattern_start[pattern], tt.pattern_start[pattern + 1])
+    stops = [str(s) for s in tt.stop_ids[tt.position_stop[positions]]]
+    if from_stop not in stops:
+        return None
+    board = stops.index(from_stop)
+    if to_stop not in stops[board + 1 :]:
+        return None
+    alight = stops.index(to_stop, board + 1)
+    departure = int(tt.departure[tt.column_start[positions[board]] + row])
+    arrival = int(tt.arrival[tt.column_start[positions[alight]] + row])
+    return departure, arrival
+
+
+def mark_realtime(
+    answer: dict[str, Any], scheduled: Timetable, trip_index: Mapping[str, int], updated: Collection[str]
+) -> None:
+    """Give every transit leg of a plan OTP's `realTime` (its trip is in `updated`, or its times differ
+    from the schedule), `departureDelay` and `arrivalDelay` (seconds later than `scheduled`, the timetable
+    without realtime; `trip_index` maps its trip ids to indices)."""
+    for itinerary in answer["plan"]["itineraries"]:
+        for leg in itinerary["legs"]:
+            if not leg["transitLeg"]:
+                continue
+            trip = trip_index.get(leg["tripId"])
+            times = (
+                scheduled_times(scheduled, trip, leg["from"]["stopId"], leg["to"]["stopId"])
+                if trip is not None
+                else None
+            )
+            departure, arrival = times if times is not None else (leg["startTime"], leg["endTime"])
+            leg["departureDelay"] = leg["startTime"] - departure
+            leg["arrivalDelay"] = leg["endTime"] - arrival
+            leg["realTime"] = leg["tripId"] in updated or bool(leg["departureDelay"] or leg["arrivalDelay"])

@@ -1,0 +1,99 @@
+"""Feeds read back from the landed `transit.*` datasets plan exactly as the files they landed from; landed
+TripUpdate rows become the TripUpdates of their latest FeedMessage."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dthub.domains.transit.gtfs import read_feed
+from dthub.domains.transit.landed import landed_feed, planner, updates_of
+from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
+from dthub.domains.transit.timetable import Timetable, build_timetable
+from fixtures.planner import FEEDS, PlannerHub, planner_app
+
+__all__ = ["planner_app"]
+
+DAYS = {"cairns": date(2014, 6, 4), "metro": date(2019, 5, 1)}
+
+
+def network(tt: Timetable) -> dict[str, Any]:
+    """A timetable by ids, whatever order its stops, trips and patterns are in: stops with name and place,
+    each trip with its route and its (stop, arrival, departure) in order, footpaths with their seconds."""
+    trips = {}
+    for p in range(tt.patterns):
+        positions = np.arange(tt.pattern_start[p], tt.pattern_start[p + 1])
+        stops = [str(s) for s in tt.stop_ids[tt.position_stop[positions]]]
+        for n in range(tt.pattern_trips(p)):
+            trip = int(tt.pattern_trip_start[p]) + n
+            times = [tt.times(int(g), n) for g in positions]
+            route = int(tt.trip_route[trip])
+            trips[str(tt.trip_ids[trip])] = (
+                str(tt.route_ids[route]), str(tt.route_names[route]), str(tt.route_modes[route]),
+                str(tt.trip_headsign[trip]), list(zip(stops, times, strict=True)),
+            )  # fmt: skip
+    footpaths = {
+        (str(tt.stop_ids[s]), str(tt.stop_ids[tt.footpath_to[f]]), int(tt.footpath_s[f]))
+        for s in range(tt.stops)
+        for f in range(int(tt.footpath_start[s]), int(tt.footpath_start[s + 1]))
+    }
+    places = {
+        str(i): (str(n), float(a), float(o))
+        for i, n, a, o in zip(tt.stop_ids, tt.stop_names, tt.stop_lat, tt.stop_lon, strict=True)
+    }
+    return {"day": tt.day, "stops": places, "trips": trips, "footpaths": footpaths}
+
+
+@pytest.mark.parametrize("name", ["cairns", "metro"])
+def test_a_landed_feed_gives_the_timetable_of_its_file(planner_app: PlannerHub, name: str) -> None:
+    hub = planner_app.hub
+    landed = landed_feed(hub, planner(hub), name)
+    from_file = read_feed(FEEDS[name], name=name)
+    for file in ("stops.txt", "trips.txt", "stop_times.txt"):
+        assert landed.get(file).num_rows == from_file.get(file).num_rows, file
+    day = DAYS[name]
+    want = network(build_timetable([from_file], day, walk_radius_m=400))
+    assert len(want["trips"]) > 100
+    assert network(build_timetable([landed], day, walk_radius_m=400)) == want
+
+
+T0 = datetime(2019, 5, 1, 13, 0, tzinfo=UTC)
+T1 = datetime(2019, 5, 1, 13, 0, 30, tzinfo=UTC)
+
+
+def row(feed_time: datetime, entity: str, index: int, trip: str, **values: Any) -> dict[str, Any]:
+    base = dict.fromkeys(
+        ("route_id", "direction_id", "start_time", "vehicle_id", "trip_delay_s", "stop_sequence", "stop_id",
+         "arrival_delay_s", "arrival_time", "departure_delay_s", "departure_time", "stop_relationship"),
+    )  # fmt: skip
+    return {**base, "source": "metro", "feed_time": feed_time.replace(tzinfo=None), "entity_id": entity,
+            "update_index": index, "trip_id": trip, "start_date": "20190501",
+            "trip_relationship": "SCHEDULED", **values}  # fmt: skip
+
+
+def test_each_trip_takes_the_updates_of_its_latest_message_in_order() -> None:
+    rows = [
+        row(T0, "a", 0, "trip-1", stop_sequence=3, arrival_delay_s=60),
+        row(T1, "a", 1, "trip-1", stop_sequence=9, departure_time=T1.replace(tzinfo=None)),
+        row(T1, "a", 0, "trip-1", stop_sequence=5, arrival_delay_s=120, stop_relationship="SCHEDULED"),
+        row(T0, "b", -1, "trip-2", trip_relationship="CANCELED"),
+    ]
+    assert updates_of(rows) == [
+        TripUpdate(
+            entity_id="a",
+            trip=TripRef(trip_id="trip-1", start_date="20190501"),
+            timestamp=int(T1.timestamp()),
+            updates=(
+                StopTimeUpdate(stop_sequence=5, arrival=StopTimeEvent(delay=120)),
+                StopTimeUpdate(stop_sequence=9, departure=StopTimeEvent(time=int(T1.timestamp()))),
+            ),
+        ),
+        TripUpdate(
+            entity_id="b",
+            trip=TripRef(trip_id="trip-2", start_date="20190501", schedule_relationship="CANCELED"),
+            timestamp=int(T0.timestamp()),
+        ),
+    ]
