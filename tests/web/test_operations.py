@@ -256,20 +256,6 @@ def test_planner_opens_on_the_demo_city_feed_when_there_is_one() -> None:
     assert planner.default_feed([]) is None
 
 
-def test_planner_finds_the_feeds_of_a_view_made_of_links(tmp_path: Path) -> None:
-    """The demo's real data view links each feed folder; the page lists them (and the zips inside)."""
-    real = tmp_path / "real"
-    (real / "city_simulated").mkdir(parents=True)
-    (real / "city_simulated" / "stops.txt").write_text("stop_id\n")
-    (real / "agency").mkdir()
-    (real / "agency" / "bus_gtfs.zip").write_bytes(b"")
-    view = tmp_path / "view" / "gtfs"
-    view.mkdir(parents=True)
-    for name in ("city_simulated", "agency"):
-        (view / name).symlink_to(real / name)
-    assert planner.feeds(view.parent) == ["agency/bus_gtfs", "city_simulated"]
-
-
 def test_planner_offers_the_real_bike_share_systems_and_their_stations(console: Console) -> None:
     client = logged_in(console, "li.analyst")
     page = client.get("/console/planner", params={"feed": CAIRNS, "bikeshare": "boulder_bcycle_gbfs"}).text

@@ -186,13 +186,12 @@ def map_alarms(hub: HubDep, me: PersonDep) -> JSONResponse:
 def planner_page(
     request: Request, hub: HubDep, me: PersonDep, feed: str | None = None, bikeshare: str | None = None
 ) -> HTMLResponse:
-    names = planner.feeds(hub.settings.realdata)
+    names = planner.feeds(hub)
     systems = planner.bikeshares(hub.settings.realdata)
     chosen = feed if feed in names else planner.default_feed(names)
     day = None
     if chosen is not None:
-        path = planner.feed_path(hub.settings.realdata, chosen)
-        day = planner.default_day(path, datetime.now(UTC).astimezone(SHANGHAI).date()) if path else None
+        day = planner.default_day(hub, chosen, datetime.now(UTC).astimezone(SHANGHAI).date())
     return render(
         request,
         "planner.html",
@@ -207,10 +206,10 @@ def planner_page(
 
 @router.get("/planner/stops.json")
 def planner_stops(hub: HubDep, me: PersonDep, feed: str) -> JSONResponse:
-    path = planner.feed_path(hub.settings.realdata, feed)
-    if path is None:
+    stops = planner.stops(hub, feed)
+    if stops is None:
         raise PageRefused(404, "notfound.title", feed)
-    return JSONResponse(planner.stops(path))
+    return JSONResponse(stops)
 
 
 @router.get("/planner/bikes.json")

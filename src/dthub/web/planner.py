@@ -1,44 +1,53 @@
 """What the trip planner page (出行规划) needs besides the planner itself: the GTFS feeds the hub can plan
 over, a feed's stops for the map, and a service day the feed runs on.
 
-Feeds are the ones `POST /api/v1/transit/plan` accepts: files and folders under `<DTHUB_REALDATA>/gtfs/`,
-named by their path without `.zip`; bike-share systems, its `bikeshare`: folders under
+Feeds are the ones `POST /api/v1/transit/plan` accepts: those landed in `transit.*`, read as the planner
+reads them (its service identity `maas-planner`, `domains.transit.landed`: access-checked and audited); none
+while it is not provisioned. Bike-share systems, its `bikeshare`: folders under
 `<DTHUB_REALDATA>/bikeshare/` holding a GBFS `station_information.json`. The page posts its query to that
 same route; nothing is computed here.
 """
 
 from __future__ import annotations
 
-import os
 from datetime import date, timedelta
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import pyarrow.compute as pc
+import pyarrow as pa
 
-from dthub.domains.transit.api import FEED_NAME
+from dthub.domains.transit.datasets import CALENDAR, CALENDAR_DATES, STOPS
 from dthub.domains.transit.gbfs import read_station_information
-from dthub.domains.transit.gtfs import parse_date, read_feed
+from dthub.domains.transit.landed import (
+    GTFS_DATASETS,
+    PlannerUnavailable,
+    landed_feeds,
+    landed_version,
+    planner,
+    read_rows,
+)
+from dthub.hub import query
+from dthub.hub.core import Hub
+from dthub.hub.dataset import DatasetSpec
+from dthub.hub.identity import Consumer
 
 STOP_LIMIT = 20_000
 """Most stops one map draws."""
 
 
-def feeds(realdata: Path) -> list[str]:
-    """Names of the GTFS feeds under `<realdata>/gtfs/` (zip files, and folders holding a stops.txt),
-    following symbolic links: the demo's view of the real data (`demo.build.realdata_view`) is made of them,
-    and `Path.rglob` does not enter a linked folder."""
-    root = realdata / "gtfs"
-    if not root.is_dir():
+def feeds(hub: Hub) -> list[str]:
+    """Names of the GTFS feeds landed in the hub; none while the planner is not provisioned."""
+    try:
+        consumer = planner(hub)
+    except PlannerUnavailable:
         return []
-    names: set[str] = set()
-    for folder, _folders, files in os.walk(root, followlinks=True):
-        here = Path(folder).relative_to(root)
-        names |= {(here / name).as_posix().removesuffix(".zip") for name in files if name.endswith(".zip")}
-        if "stops.txt" in files:
-            names.add(here.as_posix())
-    return sorted(name for name in names if name != "." and FEED_NAME.match(name))
+    return list(_feeds(hub, consumer, landed_version(hub, GTFS_DATASETS)))
+
+
+@lru_cache(maxsize=2)
+def _feeds(hub: Hub, consumer: Consumer, version: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple(landed_feeds(hub, consumer))
 
 
 def default_feed(names: list[str]) -> str | None:
@@ -49,51 +58,58 @@ def default_feed(names: list[str]) -> str | None:
     return found[0] if found else None
 
 
-def feed_path(realdata: Path, name: str) -> Path | None:
-    if name not in feeds(realdata):
+def _rows(hub: Hub, name: str, spec: DatasetSpec, fields: tuple[str, ...]) -> pa.Table | None:
+    """The feed's rows of a dataset as the planner reads them; None when it is not a landed feed."""
+    if name not in feeds(hub):
         return None
-    zipped = realdata / "gtfs" / f"{name}.zip"
-    return zipped if zipped.exists() else realdata / "gtfs" / name
+    in_feed = query.Filter(column="feed", op="eq", values=(name,))
+    return read_rows(hub, planner(hub), spec, filters=(in_feed,), fields=fields)
+
+
+def stops(hub: Hub, name: str) -> dict[str, Any] | None:
+    """The landed feed's stops as GeoJSON points (properties: stop_id, name); None when it has not landed."""
+    return _stops(hub, name, landed_version(hub, GTFS_DATASETS))
 
 
 @lru_cache(maxsize=8)
-def stops(path: Path) -> dict[str, Any]:
-    """The feed's stops as GeoJSON points (properties: stop_id, name)."""
-    feed = read_feed(path, name=path.name.removesuffix(".zip"))
-    table = feed.get("stops.txt")
-    ids, names = table["stop_id"].to_pylist(), table["stop_name"].to_pylist()
-    lats = pc.cast(table["stop_lat"], "float64").to_pylist()
-    lons = pc.cast(table["stop_lon"], "float64").to_pylist()
+def _stops(hub: Hub, name: str, version: tuple[int, ...]) -> dict[str, Any] | None:
+    table = _rows(hub, name, STOPS, ("stop_id", "stop_name", "stop_lat", "stop_lon"))
+    if table is None:
+        return None
     features = [
         {
             "type": "Feature",
-            "geometry": {"type": "Point", "coordinates": [lon, lat]},
-            "properties": {"stop_id": stop_id, "name": name},
+            "geometry": {"type": "Point", "coordinates": [row["stop_lon"], row["stop_lat"]]},
+            "properties": {"stop_id": row["stop_id"], "name": row["stop_name"]},
         }
-        for stop_id, name, lat, lon in zip(ids, names, lats, lons, strict=True)
-        if lat is not None and lon is not None and (lat, lon) != (0.0, 0.0)
+        for row in table.to_pylist()
+        if row["stop_lat"] is not None
+        and row["stop_lon"] is not None
+        and (row["stop_lat"], row["stop_lon"]) != (0.0, 0.0)
     ]
     return {"type": "FeatureCollection", "features": features[:STOP_LIMIT]}
 
 
+def service_range(hub: Hub, name: str) -> tuple[date, date] | None:
+    """First and last day of the landed feed's calendar (transit.calendar, else transit.calendar_dates)."""
+    return _service_range(hub, name, landed_version(hub, GTFS_DATASETS))
+
+
 @lru_cache(maxsize=8)
-def service_range(path: Path) -> tuple[date, date] | None:
-    """First and last day of the feed's calendar (calendar.txt, else calendar_dates.txt)."""
-    feed = read_feed(path, name=path.name.removesuffix(".zip"))
+def _service_range(hub: Hub, name: str, version: tuple[int, ...]) -> tuple[date, date] | None:
+    calendar = _rows(hub, name, CALENDAR, ("start_date", "end_date"))
+    exceptions = _rows(hub, name, CALENDAR_DATES, ("date",))
     days: list[date] = []
-    if feed.has("calendar.txt"):
-        table = feed.get("calendar.txt")
-        days += [
-            parse_date(str(text)) for text in table["start_date"].to_pylist() + table["end_date"].to_pylist()
-        ]
-    if feed.has("calendar_dates.txt"):
-        days += [parse_date(str(text)) for text in feed.get("calendar_dates.txt")["date"].to_pylist()]
+    if calendar is not None:
+        days += calendar["start_date"].drop_null().to_pylist() + calendar["end_date"].drop_null().to_pylist()
+    if exceptions is not None:
+        days += exceptions["date"].drop_null().to_pylist()
     return (min(days), max(days)) if days else None
 
 
-def default_day(path: Path, today: date) -> date:
+def default_day(hub: Hub, name: str, today: date) -> date:
     """Today when the feed runs then, else the first weekday (Tuesday to Thursday) of its calendar."""
-    found = service_range(path)
+    found = service_range(hub, name)
     if found is None or found[0] <= today <= found[1]:
         return today
     day = found[0]
