@@ -38,7 +38,7 @@ from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from dthub.domains.vehicles.jt808 import (
     Authenticate,
@@ -63,6 +63,7 @@ from dthub.domains.vehicles.jt808 import (
     decode,
     encode,
 )
+from dthub.domains.vehicles.jt808.answers import PlatformAnswers
 from dthub.domains.vehicles.jt808.splitter import MAX_FRAME_BYTES
 from dthub.domains.vehicles.registry import Vehicle
 from dthub.hub.bus import Bus
@@ -140,14 +141,12 @@ class _Session:
     serial: int = 0
     last_frame: float = field(default_factory=time.monotonic)
     shed: bool = False
+    answers: PlatformAnswers | None = None
+    """0x8001 frames to this terminal, from a template (the gateway's most frequent reply)."""
 
     def next_serial(self) -> int:
         self.serial = (self.serial + 1) & 0xFFFF
         return self.serial
-
-
-def _now() -> datetime:
-    return datetime.now(UTC)
 
 
 class _Publisher:
@@ -236,7 +235,7 @@ class _Terminal(asyncio.Protocol):
         self.slow: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
+        transport = cast(asyncio.Transport, transport)  # uvloop's transports are no asyncio subclasses
         gateway, config = self.gateway, self.gateway.config
         self.transport = transport
         gateway.stats.connections += 1
@@ -365,6 +364,8 @@ class Gateway:
         self._terminals: set[_Terminal] = set()
         self._blocked: set[_Terminal] = set()
         self._watchdog: asyncio.Task[None] | None = None
+        self._vehicle_lines: dict[str, tuple[Vehicle | None, str]] = {}
+        self._stamp_at, self._stamp = -1.0, ""
         self._publisher = _Publisher(
             bus, self.config.stream, batch=self.config.publish_batch, bound=self.config.max_unpublished,
             stats=self.stats, on_room=self._room,
@@ -423,7 +424,7 @@ class Gateway:
             "detail": error.detail,
             "raw": error.raw.hex(),
             "phone": session.phone,
-            "received_at": _now().isoformat(),
+            "received_at": self._received_at(),
         }
         self._publisher.put(json.dumps(line, ensure_ascii=False))
 
@@ -457,8 +458,7 @@ class Gateway:
             session.authenticated = False
         elif not isinstance(message, Heartbeat):
             result = Result.UNSUPPORTED
-        reply = PlatformResponse(header.serial, header.message_id, result)
-        return self._reply(header, session, reply), published
+        return self._answer(header, session, result), published
 
     def _package(
         self, frame: bytes, packet: Packet, session: _Session
@@ -512,15 +512,58 @@ class Gateway:
         )
         return encode(header, message)
 
+    def _answer(self, asked: Header, session: _Session, result: Result) -> bytes:
+        """The platform general response (0x8001) to `asked`, as `_reply` would build it, from the
+        session's template (`PlatformAnswers`)."""
+        answers = session.answers
+        if answers is None or not answers.fits(asked):
+            answers = session.answers = PlatformAnswers.to(asked)
+        return answers.frame(session.next_serial(), asked.serial, asked.message_id, result)
+
     def _publish(self, frames: dict[str, object], phone: str) -> asyncio.Future[None]:
+        """Put one line on the bus: `frames` (`frame` or `frames`), when, and the vehicle's registry
+        fields. A single frame's line is formatted here from the vehicle's fields serialised once
+        (`_vehicle_json`); the line is the JSON `json.dumps` would give."""
+        frame = frames.get("frame")
+        if isinstance(frame, str) and len(frames) == 1:
+            line = (
+                f'{{"kind": "frame", "frame": "{frame}", "received_at": "{self._received_at()}", '
+                f"{self._vehicle_json(phone)}}}"
+            )
+            return self._publisher.put(line)
         vehicle = self.vehicles.get(phone)
-        line = {
+        record = {
             "kind": "frame",
             **frames,
-            "received_at": _now().isoformat(),
+            "received_at": self._received_at(),
             "plate": vehicle.plate if vehicle else None,
             "plate_colour": vehicle.plate_colour if vehicle else None,
             "vehicle_class": vehicle.vehicle_class if vehicle else None,
             "enterprise": vehicle.enterprise if vehicle else None,
         }
-        return self._publisher.put(json.dumps(line, ensure_ascii=False))
+        return self._publisher.put(json.dumps(record, ensure_ascii=False))
+
+    def _vehicle_json(self, phone: str) -> str:
+        """`"plate": ..., "plate_colour": ..., "vehicle_class": ..., "enterprise": ...` of the vehicle
+        with `phone` (nulls when unknown), kept until the registry gives another vehicle for it."""
+        vehicle = self.vehicles.get(phone)
+        kept = self._vehicle_lines.get(phone)
+        if kept is not None and kept[0] is vehicle:
+            return kept[1]
+        fields = {
+            "plate": vehicle.plate if vehicle else None,
+            "plate_colour": vehicle.plate_colour if vehicle else None,
+            "vehicle_class": vehicle.vehicle_class if vehicle else None,
+            "enterprise": vehicle.enterprise if vehicle else None,
+        }
+        text = json.dumps(fields, ensure_ascii=False)[1:-1]
+        self._vehicle_lines[phone] = (vehicle, text)
+        return text
+
+    def _received_at(self) -> str:
+        """Now in ISO 8601 (UTC), formatted at most once a millisecond: every frame handled in the same
+        millisecond gets the same receipt time."""
+        now = time.time()
+        if not self._stamp_at <= now < self._stamp_at + 0.001:
+            self._stamp_at, self._stamp = now, datetime.fromtimestamp(now, UTC).isoformat()
+        return self._stamp
