@@ -34,10 +34,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from multiprocessing.synchronize import Event
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from dthub.domains import DOMAINS
-from dthub.domains.vehicles import registry
+from dthub.domains.vehicles import eventloop, registry
 from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
 from dthub.domains.vehicles.jt808 import (
     Authenticate,
@@ -51,6 +51,7 @@ from dthub.domains.vehicles.jt808 import (
     decode,
     encode,
 )
+from dthub.domains.vehicles.jt808.framing import unwrap
 from dthub.domains.vehicles.registry import Vehicle
 from dthub.domains.vehicles.simulator import ACC_ON, POSITIONED, fleet
 from dthub.domains.vehicles.writer import Writer
@@ -85,34 +86,97 @@ def rss_bytes() -> int:
     return 0
 
 
-class Terminal:
-    """One terminal's connection: ask, and wait for the answer."""
+class Terminal(asyncio.Protocol):
+    """One terminal's connection, an `asyncio.Protocol`: `ask` (register, authenticate) sends a message
+    and waits for the answer; `report` then sends its 0x0200 frames one at a time, the next as soon as
+    the platform acknowledged the one before (0x8001, result 0, answering 0x0200), until `until`."""
 
-    def __init__(self, vehicle: Vehicle, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.vehicle, self.reader, self.writer = vehicle, reader, writer
+    def __init__(self, vehicle: Vehicle) -> None:
+        self.vehicle = vehicle
         self.splitter = FrameSplitter()
         self.serial = 0
-        self.pending: list[bytes] = []
+        self.transport: asyncio.Transport | None = None
+        self.answer: asyncio.Future[bytes] | None = None
+        self.frames: list[bytes] = []
+        self.index = 0
+        self.acknowledged = 0
+        self.until = 0.0
+        self.done: asyncio.Future[int] | None = None
 
-    async def ask(self, message: Message, timeout_s: float | None = 60.0) -> Message:
-        """Send, and wait for the answer (without a timer of its own when `timeout_s` is None)."""
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.answer is not None and not self.answer.done():
+            self.answer.set_exception(ConnectionError("gateway closed the connection"))
+        if self.done is not None and not self.done.done():
+            self.done.set_result(self.acknowledged)
+
+    def data_received(self, data: bytes) -> None:
+        for piece in self.splitter.feed(data):
+            if not isinstance(piece, bytes):
+                continue
+            if self.done is None:
+                if self.answer is not None and not self.answer.done():
+                    self.answer.set_result(piece)
+                continue
+            content, _ = unwrap(piece)  # the XOR checked; an 0x8001 answering 0x0200 with result 0?
+            if content[:2] == ACK_ID and content[-3:] == REPORT_ACKED:
+                self.acknowledged += 1
+            self._next()
+
+    async def ask(self, message: Message, timeout_s: float = 60.0) -> Message:
+        """Send, and wait for the answer."""
+        assert self.transport is not None
         self.serial = (self.serial + 1) & 0xFFFF
         header = Header(message_id=message.MESSAGE_ID, phone=self.vehicle.phone, serial=self.serial)
-        self.writer.write(encode(header, message))
-        while not self.pending:
-            read = self.reader.read(4096)
-            data = await (read if timeout_s is None else asyncio.wait_for(read, timeout_s))
-            if not data:
-                raise ConnectionError("gateway closed the connection")
-            self.pending.extend(p for p in self.splitter.feed(data) if isinstance(p, bytes))
-        return decode(self.pending.pop(0)).message
+        self.answer = asyncio.get_running_loop().create_future()
+        self.transport.write(encode(header, message))
+        return decode(await asyncio.wait_for(self.answer, timeout_s)).message
+
+    def prepare(self, index: int, count: int) -> None:
+        """Encode the first `count` reports (60 km/h east, 30 s apart), so that reporting only sends."""
+        self.frames = [self._report(index, n) for n in range(count)]
+        self.index = index
+
+    def _report(self, index: int, n: int) -> bytes:
+        lat, lon = 39.0 + (index % 2000) * 1e-4, round(117.0 + n * 0.0058, 6)
+        fix = LocationReport(alarm=0, status=ACC_ON | POSITIONED, latitude=round(lat, 6), longitude=lon,
+                             altitude_m=5, speed_kmh=60.0, direction=90,
+                             time=T0 + timedelta(seconds=30 * n))  # fmt: skip
+        serial = (self.serial + 1 + n) & 0xFFFF
+        return encode(Header(message_id=0x0200, phone=self.vehicle.phone, serial=serial), fix)
+
+    def report(self, until: float) -> asyncio.Future[int]:
+        """Report until `until` (monotonic); the future gives the reports acknowledged."""
+        self.until, self.done = until, asyncio.get_running_loop().create_future()
+        self._next()
+        return self.done
+
+    def _next(self) -> None:
+        assert self.done is not None
+        assert self.transport is not None
+        if self.done.done():
+            return
+        if time.monotonic() >= self.until or self.transport.is_closing():
+            self.done.set_result(self.acknowledged)
+            return
+        n = self.acknowledged  # a report not acknowledged goes again
+        frame = self.frames[n] if n < len(self.frames) else self._report(self.index, n)
+        self.transport.write(frame)
+
+
+ACK_ID = (0x8001).to_bytes(2, "big")
+REPORT_ACKED = (0x0200).to_bytes(2, "big") + b"\x00"
+"""The end of an 0x8001 body answering 0x0200 with result 0 (success)."""
 
 
 async def connect(host: str, port: int, vehicle: Vehicle, gate: asyncio.Semaphore) -> Terminal | None:
     async with gate:
         try:
-            reader, writer = await asyncio.open_connection(host, port)
-            terminal = Terminal(vehicle, reader, writer)
+            _, terminal = await asyncio.get_running_loop().create_connection(
+                lambda: Terminal(vehicle), host, port
+            )
             register = Register(province_id=12, city_id=100, manufacturer_id="DTHUB", model="SIM-808",
                                 terminal_id=vehicle.terminal_id, plate_colour=vehicle.plate_colour,
                                 plate=vehicle.plate)  # fmt: skip
@@ -126,49 +190,32 @@ async def connect(host: str, port: int, vehicle: Vehicle, gate: asyncio.Semaphor
             return None
 
 
-async def report(terminal: Terminal, index: int, until: float) -> int:
-    """Report until `until` (monotonic); return the reports acknowledged."""
-    acknowledged, lat = 0, 39.0 + (index % 2000) * 1e-4
-    try:
-        while time.monotonic() < until:
-            lon = round(117.0 + acknowledged * 0.0058, 6)  # 60 km/h, 30 s apart
-            fix = LocationReport(alarm=0, status=ACC_ON | POSITIONED, latitude=round(lat, 6), longitude=lon,
-                                 altitude_m=5, speed_kmh=60.0, direction=90,
-                                 time=T0 + timedelta(seconds=30 * acknowledged))  # fmt: skip
-            answer = await terminal.ask(fix, None)  # the whole run has one timeout (`_client`)
-            if isinstance(answer, PlatformResponse) and answer.result == 0:
-                acknowledged += 1
-    except (OSError, TimeoutError):
-        pass
-    return acknowledged
-
-
 async def _client(
-    host: str, port: int, indices: list[int], ready: Any, go: Event, seconds: float
+    host: str, port: int, indices: list[int], ready: Any, go: Event, seconds: float, rate: float
 ) -> tuple[int, float]:
     vehicles = {t.index: t.vehicle for t in fleet(max(indices) + 1)}
     gate = asyncio.Semaphore(100)
     links = await asyncio.gather(*(connect(host, port, vehicles[i], gate) for i in indices))
-    ready.put(sum(link is not None for link in links))
+    connected = [(i, link) for i, link in zip(indices, links, strict=True) if link is not None]
+    for i, link in connected:  # reports each terminal is expected to send, and some more
+        link.prepare(i, int(seconds * rate / max(len(indices), 1) * 1.5) + 8)
+    ready.put(len(connected))
     await asyncio.to_thread(go.wait)
     until, started_cpu = time.monotonic() + seconds, cpu_s()
     counts = await asyncio.wait_for(
-        asyncio.gather(
-            *(report(link, i, until) for i, link in zip(indices, links, strict=True) if link is not None)
-        ),
-        seconds + 120,
+        asyncio.gather(*(link.report(until) for _, link in connected)), seconds + 120
     )
-    for link in links:
-        if link is not None:
-            link.writer.close()
+    for _, link in connected:
+        assert link.transport is not None
+        link.transport.close()
     return sum(counts), cpu_s() - started_cpu
 
 
 def client(
-    host: str, port: int, indices: list[int], ready: Any, done: Any, go: Event, seconds: float
+    host: str, port: int, indices: list[int], ready: Any, done: Any, go: Event, seconds: float, rate: float
 ) -> None:
     raise_open_files(len(indices) + SPARE_FILES)
-    done.put(asyncio.run(_client(host, port, indices, ready, go, seconds)))
+    done.put(eventloop.run(_client(host, port, indices, ready, go, seconds, rate)))
 
 
 @contextmanager
@@ -223,7 +270,7 @@ def write_lake(home: Path, bus_url: str, batch: int, stop: Event, done: Any) -> 
             await bus.close()
             hub.close()
 
-    done.put(asyncio.run(run()))
+    done.put(eventloop.run(run()))
 
 
 async def bench(args: argparse.Namespace, home: Path, bus_url: str) -> dict[str, Any]:
@@ -254,7 +301,19 @@ async def bench(args: argparse.Namespace, home: Path, bus_url: str) -> dict[str,
         shares = [list(range(terminals))[n :: args.clients] for n in range(args.clients)]
         rss_before = rss_bytes()
         processes = [
-            context.Process(target=client, args=("127.0.0.1", port, share, ready, done, go, args.seconds))
+            context.Process(
+                target=client,
+                args=(
+                    "127.0.0.1",
+                    port,
+                    share,
+                    ready,
+                    done,
+                    go,
+                    args.seconds,
+                    args.expect * len(share) / terminals,
+                ),
+            )
             for share in shares
         ]
         for process in processes:
@@ -331,6 +390,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="Processes running the terminals.")
     parser.add_argument("--batch", type=int, default=200, help="Writer batch size, bus messages.")
     parser.add_argument(
+        "--expect",
+        type=float,
+        default=20_000.0,
+        help="Reports/s to encode before the clock starts (x1.5; more are encoded as they are sent).",
+    )
+    parser.add_argument(
         "--bus",
         default="memory://",
         help="memory:// (writer in this process), redis (a redis-server started for the run; writer in "
@@ -340,9 +405,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="gateway-e2e-") as tmp:
         if args.bus == "redis":
             with redis_server() as url:
-                print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub", url))))
+                print(json.dumps(eventloop.run(bench(args, Path(tmp) / "hub", url))))
         else:
-            print(json.dumps(asyncio.run(bench(args, Path(tmp) / "hub", args.bus))))
+            print(json.dumps(eventloop.run(bench(args, Path(tmp) / "hub", args.bus))))
 
 
 if __name__ == "__main__":
