@@ -23,10 +23,10 @@ from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from shapely.geometry import LineString  # type: ignore[import-untyped]
-from sqlalchemy import select
+from sqlalchemy import Table, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -234,14 +234,15 @@ class Writer:
             for last in (fixes[-1],)
         ]  # fmt: skip
         insert = sqlite_insert if self.hub.store.engine.dialect.name == "sqlite" else pg_insert
-        statement = insert(LiveStateRow)
+        table = cast(Table, LiveStateRow.__table__)
+        statement = insert(table)
         statement = statement.on_conflict_do_update(
             index_elements=["phone"],
             set_={c: statement.excluded[c] for c in rows[0] if c != "phone"},
-            where=LiveStateRow.reported_at <= statement.excluded.reported_at,
+            where=table.c.reported_at <= statement.excluded.reported_at,
         )
-        with self.hub.store.session() as session:
-            session.execute(statement, rows)
+        with self.hub.store.session() as session:  # Core executemany: no ORM bookkeeping per row
+            session.connection().execute(statement, rows)
 
     def _alarms(self, fresh: dict[str, list[Fix]]) -> None:
         found: list[Alarm] = []
