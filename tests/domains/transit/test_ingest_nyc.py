@@ -9,13 +9,16 @@ from __future__ import annotations
 import json
 import zipfile
 from collections import Counter
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
 import ibis
 import pytest
 
-from dthub.domains.transit.ingest.gtfs import ADAPTERS, ingest_feed
+from domains.transit.test_ingest_gtfs import BROKEN
+from dthub.domains.transit.gtfs import feed_bytes
+from dthub.domains.transit.ingest.gtfs import ADAPTERS, FeedCheck, GtfsFile, GtfsStopTimes, ingest_feed
 from dthub.hub import quarantine
 from dthub.hub.core import Hub
 from fixtures.hub import REALDATA, need_realdata
@@ -99,3 +102,30 @@ def test_nyc_subway_and_six_bus_feeds_land_whole_with_every_row_counted(hub: Hub
         feed: Counter({"expired_calendar": 1} if LAST_DAY[feed] < today else {}) for feed in FEEDS
     }
     assert landed["transit.gtfs_findings"] == {feed: sum(by_feed[feed].values()) for feed in FEEDS}
+
+
+def test_adapters_sharing_one_check_refuse_the_rows_each_refuses_alone(tmp_path: Path) -> None:
+    """`ingest_feed` reads and validates a feed once for all its adapters (`FeedCheck`): each adapter parses
+    the same rows and refuses the same ones, with the same reasons, as it does reading the feed itself; an
+    ERROR of the timing rules (times going back along a trip) is a finding, not a refusal, either way."""
+    folder = tmp_path / "demo"
+    folder.mkdir()
+    for name, text in BROKEN.items():
+        (folder / name).write_text(text)
+    with (folder / "stop_times.txt").open("a") as stop_times:
+        stop_times.write("T1,07:00:00,07:00:00,B,7\n")  # row 8: earlier than the stop before
+    data = feed_bytes(folder)
+    check = FeedCheck(data, "demo")
+    assert ("stop_time_with_arrival_before_previous_departure_time", 8) in {
+        (f.code, f.row) for f in check.findings() if f.severity == "ERROR"
+    }
+    for adapter in ADAPTERS:
+        alone, shared = replace(adapter, feed="demo"), replace(adapter, feed="demo", check=check)
+        by_itself, with_check = alone.parse(data), shared.parse(data)
+        assert with_check.rows.equals(by_itself.rows), adapter.name
+        assert with_check.rejected == by_itself.rejected, adapter.name
+        if isinstance(alone, GtfsFile) and isinstance(shared, GtfsFile):
+            rows = [r.location for r in by_itself.rejected if r.location is not None]
+            assert shared.raw_records(data, rows) == alone.raw_records(data, rows)
+    refused = GtfsStopTimes(feed="demo", check=check).parse(data).rejected
+    assert [r.location for r in refused] == [3, 4, 5, 6, 7]

@@ -17,7 +17,8 @@ replay: the other files are not there; a steward who fixes a row vouches for the
 
     dthub ingest -a gtfs.stops subway.zip     # then gtfs.routes, gtfs.trips, gtfs.stop_times, ...
 
-`ingest_feed` runs every adapter over one feed.
+`ingest_feed` runs every adapter over one feed; they share one `FeedCheck`, so that the feed is read and
+validated once (not once per file, and the structural checks of stop_times.txt not twice).
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ import hashlib
 import json
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
@@ -37,6 +39,7 @@ import pyarrow.compute as pc
 
 from dthub.domains.transit.datasets import GTFS_FINDINGS
 from dthub.domains.transit.gtfs import (
+    FORMATS,
     SPECS,
     WEEKDAYS,
     Feed,
@@ -45,7 +48,7 @@ from dthub.domains.transit.gtfs import (
     read_feed_bytes,
     seconds,
 )
-from dthub.domains.transit.validate import structure, validate
+from dthub.domains.transit.validate import Finding, structure, validate
 from dthub.hub.adapter import LOCATION, LocationUnit, Parsed, Rejected
 
 if TYPE_CHECKING:
@@ -62,6 +65,38 @@ PATTERNS: dict[Kind, tuple[str, str]] = {
     "flag": (r"^[01]$", "unexpected_enum_value"),
 }
 """What a value of each kind must look like, and the notice code when it does not."""
+
+STRUCTURAL = frozenset(
+    {"missing_required_field", "duplicate_key", "foreign_key_violation", *(c for _, c in FORMATS.values())}
+)
+"""Codes of the row-located ERRORs of `transit.validate.structure`, those that refuse a row."""
+
+
+class FeedCheck:
+    """One feed's bytes read (`feed`) and validated (`findings`) once, on first use, for all the adapters of
+    one `ingest_feed`: alone, each adapter reads the files it needs and runs the structural checks of its
+    file, and the findings adapter reads and checks the whole feed again. Nothing is read while every batch
+    of a feed ingested before is skipped."""
+
+    def __init__(self, data: bytes, name: str) -> None:
+        self.data, self.name = data, name
+        self._findings: dict[date | None, list[Finding]] = {}
+
+    @cached_property
+    def feed(self) -> Feed:
+        """The whole feed; `zipfile.BadZipFile` (each time) if it is not a zip."""
+        return read_feed_bytes(self.data, name=self.name)
+
+    def findings(self, today: date | None = None) -> list[Finding]:
+        """`transit.validate.validate` of the feed (`today` decides expired service)."""
+        if today not in self._findings:
+            self._findings[today] = validate(self.feed, today=today)
+        return self._findings[today]
+
+    def structural(self, file: str) -> list[Finding]:
+        """The findings of `structure(feed, files=(file,))`, in its order, out of `findings`."""
+        return [f for f in self.findings() if f.file == file and f.code in STRUCTURAL]
+
 
 TYPES: dict[Kind, pa.DataType] = {
     "id": pa.string(),
@@ -86,9 +121,11 @@ class Column:
 @dataclass(frozen=True)
 class GtfsFile:
     """Base of the adapters: one GTFS file → one dataset. `feed` names the feed (set per source by
-    `for_source`; `gtfs` when parsed without one)."""
+    `for_source`; `gtfs` when parsed without one); `check`, when given, is the feed of the bytes parsed,
+    read and validated once for several adapters (`ingest_feed`)."""
 
     feed: str | None = None
+    check: FeedCheck | None = field(default=None, compare=False, repr=False)
 
     name: ClassVar[str]
     dataset: ClassVar[str]
@@ -112,17 +149,23 @@ class GtfsFile:
 
     def parse(self, data: bytes) -> Parsed:
         try:
-            feed = read_feed_bytes(data, name=self.feed_name, files=self.needs())
+            if self.check is not None:
+                feed = self.check.feed
+            else:
+                feed = read_feed_bytes(data, name=self.feed_name, files=self.needs())
         except zipfile.BadZipFile as error:
             return self._refuse_whole("gtfs.bad_zip", str(error))
         if not feed.has(self.file):
             if SPECS[self.file].required:
                 return self._refuse_whole("gtfs.missing_required_file", f"the feed has no {self.file}")
             return Parsed(rows=self._empty())
-        return self._parse_feed(feed)
+        return self._parse_feed(feed, checked=self.check)
 
     def raw_records(self, data: bytes, locations: Sequence[int]) -> list[str]:
-        table = read_feed_bytes(data, name=self.feed_name, files=(self.file,)).get(self.file)
+        if self.check is not None:
+            table = self.check.feed.get(self.file)
+        else:
+            table = read_feed_bytes(data, name=self.feed_name, files=(self.file,)).get(self.file)
         return [self._raw(self.feed_name, table, row - 1, row) for row in locations]
 
     def parse_raw(self, raw: str) -> Parsed:
@@ -137,7 +180,7 @@ class GtfsFile:
             return Parsed(rows=self._empty(), rejected=(rejected,))
         return self._parse_feed(feed, first_row=row)
 
-    def _parse_feed(self, feed: Feed, *, first_row: int = 1) -> Parsed:
+    def _parse_feed(self, feed: Feed, *, first_row: int = 1, checked: FeedCheck | None = None) -> Parsed:
         table = feed.get(self.file)
         missing = [c for c in SPECS[self.file].columns if c not in table.column_names]
         if missing:
@@ -145,7 +188,8 @@ class GtfsFile:
                 "gtfs.missing_required_column", f"{self.file} lacks {', '.join(missing)}"
             )
         reasons: dict[int, tuple[str, str]] = {}
-        for finding in structure(feed, files=(self.file,)):
+        found = checked.structural(self.file) if checked else structure(feed, files=(self.file,))
+        for finding in found:
             if finding.severity == "ERROR" and finding.row is not None:
                 detail = (
                     f"{finding.field}: {finding.detail}" if finding.detail else f"{finding.field} is empty"
@@ -329,6 +373,7 @@ class GtfsFindings:
 
     feed: str | None = None
     today: date | None = None
+    check: FeedCheck | None = field(default=None, compare=False, repr=False)
 
     name: ClassVar[str] = "gtfs.findings"
     dataset: ClassVar[str] = "transit.gtfs_findings"
@@ -358,7 +403,10 @@ class GtfsFindings:
         name = self.feed or "gtfs"
         findings: list[dict[str, Any]]
         try:
-            feed = read_feed_bytes(data, name=name)
+            if self.check is not None:
+                found = self.check.findings(self.today)
+            else:
+                found = validate(read_feed_bytes(data, name=name), today=self.today)
         except zipfile.BadZipFile as error:
             findings = [
                 {"code": "invalid_zip", "severity": "ERROR", "file": "", "detail": f"not a zip: {error}"}
@@ -373,7 +421,7 @@ class GtfsFindings:
                     "field": f.field,
                     "detail": f.detail,
                 }
-                for f in validate(feed, today=self.today)
+                for f in found
             ]
         return [{"feed": name, "feed_version": version, "number": n, **f} for n, f in enumerate(findings)]
 
@@ -404,4 +452,8 @@ def ingest_feed(hub: Hub, path: Path, *, feed: str | None = None) -> list[BatchR
 
     data = feed_bytes(path)
     name = feed or feed_name_of(path)
-    return [ingest_bytes(hub, replace(adapter, feed=name), data, source=str(path)) for adapter in ADAPTERS]
+    check = FeedCheck(data, name)
+    return [
+        ingest_bytes(hub, replace(adapter, feed=name, check=check), data, source=str(path))
+        for adapter in ADAPTERS
+    ]
