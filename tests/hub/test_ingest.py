@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
+import pyarrow as pa
 import pytest
 from sqlalchemy import select
 
 from dthub.hub import catalog, quarantine
 from dthub.hub.adapter import LocationUnit, Parsed
 from dthub.hub.core import Hub
-from dthub.hub.ingest import BatchResult, ingest_bytes, ingest_file
-from dthub.hub.tables import BatchRow
+from dthub.hub.ingest import BatchResult, _landed_files, ingest_bytes, ingest_file
+from dthub.hub.tables import BatchRow, LakeFileRow
 
 OBSERVATIONS = "roads.detector_observations"
 
@@ -279,3 +281,39 @@ def test_skipped_batch_finishes_when_it_starts(any_hub: Hub, pems_files: list[Pa
     with any_hub.store.session() as session:
         batch = session.get_one(BatchRow, skipped.batch_id)
     assert batch.started_at == batch.finished_at
+
+
+def test_dedup_reads_only_the_files_whose_time_range_meets_the_batch(
+    any_hub: Hub, pems_files: list[Path]
+) -> None:
+    """The key holds the time, so a batch is checked only against the files whose time range meets its
+    own; a key repeated from an older file is still found and dropped."""
+    lines = pems_files[0].read_bytes().split(b"\n")
+    header, stations = lines[0], 9  # 9 stations a 5-minute interval, in time order
+    early, late = lines[1 : 1 + 100 * stations], lines[1 + 100 * stations : 1 + 200 * stations]
+    adapter = any_hub.registry.adapter("pems.station_5min")
+    ingest_bytes(any_hub, adapter, b"\n".join([header, *early]), source="early")
+    ingest_bytes(any_hub, adapter, b"\n".join([header, *late]), source="late")
+
+    newer = lines[1 + 200 * stations : 1 + 210 * stations]
+    result = ingest_bytes(any_hub, adapter, b"\n".join([header, early[5], late[7], *newer]), source="mixed")
+
+    assert (result.read, result.landed, result.duplicate) == (2 + len(newer), len(newer), 2)
+    assert observations(any_hub) == len(early) + len(late) + len(newer)
+    spec = any_hub.registry.dataset(OBSERVATIONS)
+    with any_hub.store.session() as session:
+        files = list(session.scalars(select(LakeFileRow).order_by(LakeFileRow.id)))
+    partitions = sorted({f.partition for f in files})
+
+    def read_for(*times: object) -> list[Path]:
+        rows = pa.table({"observed_at": pa.array(times, pa.timestamp("us", tz="UTC"))})
+        return _landed_files(any_hub, spec, partitions, rows)
+
+    first, second = files[0], files[-1]
+    assert first.min_time is not None
+    assert second.max_time is not None
+    assert read_for(first.min_time) == [any_hub.lake_dir / first.path]
+    assert read_for(second.max_time) == [any_hub.lake_dir / second.path]
+    assert read_for(second.max_time + timedelta(hours=1)) == []
+    assert len(read_for(first.min_time, second.max_time)) == len(files)
+    assert len(read_for(first.min_time, None)) == len(files)  # a null time: every file

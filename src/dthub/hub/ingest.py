@@ -27,7 +27,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from dthub.hub import keys, lake, pii_tags
 from dthub.hub.adapter import LOCATION, Adapter, Parsed, Rejected
@@ -184,7 +184,7 @@ def new_rows(hub: Hub, spec: DatasetSpec, rows: pa.Table) -> pa.Table:
             lake.partition_name(row[0])
             for row in con.execute(f"SELECT DISTINCT {day} FROM incoming").fetchall()
         ]
-        landed = hub.files(spec.id, partitions)
+        landed = _landed_files(hub, spec, partitions, rows)
         already = ""
         if landed:
             paths = ", ".join(f"'{path}'" for path in landed)
@@ -204,6 +204,43 @@ def new_rows(hub: Hub, spec: DatasetSpec, rows: pa.Table) -> pa.Table:
     return fresh.append_column(pa.field(lake.PARTITION_COLUMN, pa.date32()), picked["_partition"]).cast(
         pa.schema([*spec.schema, pa.field(lake.PARTITION_COLUMN, pa.date32())])
     )
+
+
+def _landed_files(hub: Hub, spec: DatasetSpec, partitions: list[str], rows: pa.Table) -> list[Path]:
+    """The committed files of `partitions` that may hold a key of `rows`.
+
+    When the key includes the time column, a landed row with the same key has the same time, so only
+    files whose time range (`min_time`..`max_time` in the manifest) meets the range of `rows` can hold
+    one: a stream landing the latest fixes reads the last few files of the day, not all of them. A file
+    without a range, or rows with a null time, fall back to every file of the partitions."""
+    if spec.time_column is None or spec.time_column not in spec.primary_key or rows.num_rows == 0:
+        return hub.files(spec.id, partitions)
+    times = rows[spec.time_column]
+    if times.null_count:
+        return hub.files(spec.id, partitions)
+    bounds = pc.min_max(times)
+    low, high = _as_utc(bounds["min"].as_py()), _as_utc(bounds["max"].as_py())
+    query = (
+        select(LakeFileRow.path)
+        .join(BatchRow, BatchRow.id == LakeFileRow.batch_id)
+        .where(
+            LakeFileRow.dataset_id == spec.id,
+            BatchRow.status == "committed",
+            LakeFileRow.partition.in_(partitions),
+            or_(
+                LakeFileRow.min_time.is_(None),
+                LakeFileRow.max_time.is_(None),
+                and_(LakeFileRow.min_time <= high, LakeFileRow.max_time >= low),
+            ),
+        )
+        .order_by(LakeFileRow.id)
+    )
+    with hub.store.session() as session:
+        return [hub.lake_dir / path for path in session.scalars(query)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def _refused(rejected: Rejected) -> Refused:
