@@ -12,23 +12,40 @@ between consecutive stations, which give the order of the stations (some of its 
 
 Building (`build_trips`), for each service (day type, short-turn or not, origin, terminus; for a loop,
 its direction too), across the line folders it runs through:
+- twins dropped (`_twins`): a station published under two device locations with the very same times (四惠
+  and 四惠东 under 1号线 and 八通线; two 10号线 stations under lines 10 and 90) is one stop; the trips call
+  at the device location with interstation edges, and `Build.twins` says which serves the other's rows;
 - its stations in running order (`running_order`): the interstation edges of every line give the
   track, on which the service's stations make paths (several where a train runs from one line's
-  stations to another's: no edge joins them) or a loop, cut at the origin; a path starts at the origin
-  or ends beside the terminus, else runs the way its trains' times advance (`lag`), and paths follow
-  each other by time;
-- the running time between consecutive stations, measured on the published times (the median
-  difference of the in-order alignment of two stations' trains that spreads least), else measured the
-  other way along the same track, else the interstation time where sane (30 s to 30 min);
-- trains matched from each station to the next in order (trains do not overtake on a line): a time at
-  the next station continues the train expected there when it is nearer to it than half the gap to the
-  neighbouring trains (and the run takes 30 s to 30 min), else it starts a train (one entering service
-  there); a train expected at a station that does not publish it ends;
+  stations to another's, or where stations have no edge at all) or a loop, cut at the origin; a path
+  starts at the origin or ends beside the terminus, else runs the way its trains' times advance (`lag`);
+  the paths follow each other by how far behind the reference station's trains their first station's
+  pass, the origin's first and the one beside the terminus last;
+- the trains matched from each station to the next (`match_link`), preferring the timetables to the
+  interstation file (they are what riders see): an order-keeping alignment of the two stations' times
+  (trains do not overtake) that costs least, a pair costing how far its running time is from the expected
+  one and a train left unmatched `SKIP_S`; the expected running time is derived from the timetables
+  themselves, per train: the median running time of the `WINDOW` matched trains on either side (the
+  period's: peak and off-peak differ), the first alignment made with the day's median of the in-order
+  alignments (or the interstation time, or the `lag`, whichever aligns best);
+- a time matched from no train starts a trip there (a short turn or a train out of the depot, 小交路); a
+  train that no time at the next station continues ends there, arriving after its expected running time
+  (a published departure always has a stop after it), or where its own trains do not say, after the
+  running time measured on other services between the two stations (`Runs.between`: the median of their
+  matched trains, on that day type, else any, else the other way along the same track, else the
+  interstation time), else the shift that matches at least half its trains to the next station's
+  (`lag`), else at its terminus (`_onward`);
 - the terminus, which publishes no departure of its own service, is reached after the last station plus
-  the running time.
-Each published time is a stop time of one built trip, arrival = departure = the published second.
-`tests/domains/transit/test_beijing.py` counts the published departures that no built trip serves, and
-why.
+  the running time measured (`Runs.between`), else the shift to the terminus's departures of other
+  services (the train's arrival no later than its departure back, `Runs.lead`); a loop's terminus
+  (循环站, 2号线 西直门) after the median lap time of the trains from the last station round to the first,
+  less the run on from the terminus; where that run is not known either (10号线's 首经贸 has no
+  interstation time and publishes nothing), the trip ends at the first station of the next lap.
+Each published time is a stop time of one built trip, arrival = departure = the published second; the
+stops added after a train's last published station are arrivals only (a trip's last stop). A trip of one
+stop is no trip: the 340 departures (of 385,849) whose train's next stop nothing gives are left out:
+首都机场线's 北新桥 toward T2 and T3 in the T2 loop, the only station each of those two services publishes.
+`tests/domains/transit/test_beijing.py` checks every published departure against the built trips.
 
 `beijing_feed` returns a GTFS-like `Feed` (stops, routes, trips, stop_times, calendar) that
 `transit.timetable.build_timetable` reads: day type 1 is the weekday service `wd` (more trains), 0 the
@@ -40,12 +57,15 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import tarfile
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar, cast
 
+import numba
 import numpy as np
 import numpy.typing as npt
 import pyarrow as pa
@@ -74,6 +94,8 @@ DAY_SERVICES = {"1": "wd", "0": "we"}
 
 MIN_RUN_S, MAX_RUN_S = 30, 1800
 """Running times between two stations outside this range are taken for broken."""
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -119,6 +141,10 @@ class Build:
 
     trips: list[Trip] = field(default_factory=list)
     run_s: dict[tuple[str, str], int] = field(default_factory=dict)
+    twins: dict[tuple[Service, str], str] = field(default_factory=dict)
+    """(service, device location) → the device location whose trips serve its departures: a station
+    published twice in one service, under each line's device location, with the same times (四惠 and
+    四惠东 of 1号线 and 八通线, 巴沟 and 车道沟 of 10号线's two line folders)."""
 
 
 def read_departures(archive: Path) -> list[Departure]:
@@ -161,11 +187,30 @@ def read_interstation(folder: Path) -> dict[tuple[str, str], list[tuple[str, str
     return edges
 
 
+SKIP_S = 120
+"""What leaving a train unmatched at one of two consecutive stations costs when their trains are aligned,
+in seconds off the expected running time: a pair more than twice this off is two trains, not one."""
+
+WINDOW = 4
+"""Matched trains on either side whose median running time is a train's expected one (the period's)."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Link:
+    """The trains of one service from one station to the next: `after[i]` is the index of train i's time
+    at the next station (-1: not published there), `run_s[i]` its expected running time (NaN: the
+    timetables do not say)."""
+
+    after: npt.NDArray[np.int64]
+    run_s: npt.NDArray[np.float64]
+
+    def differences(self, here: list[int], there: list[int]) -> list[int]:
+        """Running times of the matched trains, as published."""
+        return [there[j] - here[i] for i, j in enumerate(self.after.tolist()) if j >= 0]
+
+
 def build_trips(
-    departures: Iterable[Departure],
-    interstation: dict[tuple[str, str], list[tuple[str, str, int]]],
-    *,
-    max_slack_s: int = 600,
+    departures: Iterable[Departure], interstation: dict[tuple[str, str], list[tuple[str, str, int]]]
 ) -> Build:
     """Trips of every service (see the module docstring)."""
     services: dict[Service, dict[str, list[int]]] = defaultdict(lambda: defaultdict(list))
@@ -173,31 +218,41 @@ def build_trips(
     for departure in departures:
         services[departure.service][departure.station].append(departure.time_s)
         line_of[departure.station] = departure.line
-    published: dict[tuple[str, str], int] = {}
+    table: dict[tuple[str, str], int] = {}
+    neighbours: dict[str, set[str]] = defaultdict(set)
     for edges in interstation.values():
         for a, b, seconds in edges:
             if MIN_RUN_S <= seconds <= MAX_RUN_S:
-                published.setdefault((a, b), seconds)
-    for a, b in list(published):
-        published.setdefault((b, a), published[(a, b)])  # the same track the other way
-    neighbours: dict[str, set[str]] = defaultdict(set)
-    for edges in interstation.values():
-        for a, b, _ in edges:
+                table.setdefault((a, b), seconds)
             neighbours[a].add(b)
             neighbours[b].add(a)
     timetables = {
         key: {st: sorted(set(times)) for st, times in stations.items()} for key, stations in services.items()
     }
-    runs = _Runs(timetables, published, {})
-    build = Build(run_s=runs.found)
+    planned: dict[Service, tuple[list[str], list[Link]]] = {}
+    measured: dict[tuple[str, str, str], list[int]] = defaultdict(list)
+    twins: dict[tuple[Service, str], str] = {}
     for key in sorted(timetables):
         own = timetables[key]
+        for twin, station in _twins(own, neighbours).items():
+            twins[(key, twin)] = station
+            del own[twin]
         order = running_order(own, key[2], key[3], neighbours)
-        terminus = key[3]
-        if terminus in own and terminus != order[0]:
-            order.remove(terminus)  # a terminus publishes no departure of its own service
-        for n, chain in enumerate(_trains(order, terminus, own, runs, max_slack_s)):
-            day_type, half, origin, _, loop = key
+        links = [match_link(own[a], own[b], table.get((a, b))) for a, b in itertools.pairwise(order)]
+        for (a, b), link in zip(itertools.pairwise(order), links, strict=True):
+            measured[(key[0], a, b)] += link.differences(own[a], own[b])
+        planned[key] = (order, links)
+    published: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for key, stations in timetables.items():
+        for station, times in stations.items():
+            published[(key[0], station)].update(times)
+    runs = Runs(measured, table, {key: sorted(times) for key, times in published.items()})
+    build = Build(run_s=runs.found, twins=twins)
+    for key in sorted(timetables):
+        order, links = planned[key]
+        final = runs.to_terminus(key, order, timetables[key])
+        for n, chain in enumerate(_trains(key, order, timetables[key], links, runs, final)):
+            day_type, half, origin, terminus, loop = key
             build.trips.append(
                 Trip(
                     trip_id=f"{day_type}-{'h' if half else 'f'}-{origin}-{terminus}{loop and '-'}{loop}-{n}",
@@ -207,6 +262,20 @@ def build_trips(
                 )
             )
     return build
+
+
+def _twins(own: dict[str, list[int]], neighbours: dict[str, set[str]]) -> dict[str, str]:
+    """Stations of one service published with exactly the same times as another of it (one station under
+    two device locations) → the one kept: the one with interstation edges, else the first."""
+    by_times: dict[tuple[int, ...], list[str]] = defaultdict(list)
+    for station, times in own.items():
+        by_times[tuple(times)].append(station)
+    found: dict[str, str] = {}
+    for stations in by_times.values():
+        if len(stations) > 1:
+            kept = min(stations, key=lambda station: (not neighbours.get(station), station))
+            found |= {station: kept for station in stations if station != kept}
+    return found
 
 
 def running_order(
@@ -242,43 +311,15 @@ def running_order(
             piece.reverse()
         pieces.append(piece)
 
-    return [station for piece in _follow(pieces, own, origin, terminus, neighbours) for station in piece]
-
-
-def _follow(
-    pieces: list[list[str]],
-    own: dict[str, list[int]],
-    origin: str,
-    terminus: str,
-    neighbours: dict[str, set[str]],
-) -> list[list[str]]:
-    """Pieces of track one after the other: from the origin's (or the one no other piece leads into), each
-    followed by the piece whose first station's trains pass soonest (within 15 min) after its last
-    station's; the terminus's piece last; pieces left over by time."""
-    if len(pieces) == 1:
-        return pieces
-    gap = {
-        (a, b): lag(own[pieces[a][-1]], own[pieces[b][0]], 900)
-        for a in range(len(pieces))
-        for b in range(len(pieces))
-        if a != b
-    }
-    leads = {(a, b) for (a, b), seconds in gap.items() if 0 < seconds < 900}
-    last = [n for n, piece in enumerate(pieces) if terminus in neighbours.get(piece[-1], set())]
-    first = [n for n, piece in enumerate(pieces) if origin in piece] or [
-        n for n in range(len(pieces)) if not any(b == n for _, b in leads) and n not in last
-    ]
-    order = [first[0] if first else 0]
-    while len(order) < len(pieces):
-        after = [
-            (gap[(order[-1], b)], b) for b in range(len(pieces)) if (order[-1], b) in leads and b not in order
-        ]
-        after = [item for item in after if item[1] not in last or len(order) == len(pieces) - 1] or after
-        if not after:
-            break
-        order.append(min(after)[1])
-    rest = [n for n in range(len(pieces)) if n not in order]
-    return [pieces[n] for n in order] + [pieces[n] for n in rest]
+    if len(pieces) > 1:  # by how far behind the reference station's their first station's trains pass
+        pieces.sort(
+            key=lambda piece: (
+                0 if piece[0] == origin else 2 if terminus in neighbours.get(piece[-1], set()) else 1,
+                lag(own[reference], own[piece[0]]),
+                piece[0],
+            )
+        )
+    return [station for piece in pieces for station in piece]
 
 
 def _walk(start: str, inner: dict[str, set[str]], seen: set[str]) -> list[str]:
@@ -293,22 +334,29 @@ def _walk(start: str, inner: dict[str, set[str]], seen: set[str]) -> list[str]:
         seen.add(ahead[0])
 
 
-def lag(reference: list[int], times: list[int], most: int = 3 * 3600) -> float:
+def lag(reference: list[int], times: list[int], most: int = 3 * 3600, least: int | None = None) -> float:
     """How many seconds after the trains at one station those at another pass: the shift (within `most`,
-    in steps of 10 s) that brings the most of the first station's trains within 15 s of one at the
-    second, the smallest shift among equals. Counting matches, not aligning in order, the two may count
-    different trains; headways that change over the day tell the right shift from one a train apart."""
+    or from `least` to `most`, in steps of 10 s) that brings the most of the first station's trains
+    within 15 s of one at the second, the smallest shift among equals. Counting matches, not aligning in
+    order, the two may count different trains; headways that change over the day tell the right shift
+    from one a train apart."""
+    return _shift(reference, times, most, least)[0]
+
+
+def _shift(reference: list[int], times: list[int], most: int, least: int | None) -> tuple[float, int]:
+    """`lag`, and how many of the first station's trains it matches."""
     first, second = np.asarray(reference, np.float64), np.asarray(times, np.float64)
     if len(first) == 0 or len(second) == 0:
-        return 0.0
-    shifts = np.arange(-most, most + 1, 10, dtype=np.float64)
+        return 0.0, 0
+    shifts = np.arange(-most if least is None else least, most + 1, 10, dtype=np.float64)
     moved = first[None, :] + shifts[:, None]
     at = np.clip(np.searchsorted(second, moved), 1, max(len(second) - 1, 1))
     nearest = np.minimum(
         np.abs(second[at - 1] - moved), np.abs(second[np.minimum(at, len(second) - 1)] - moved)
     )
-    score = (nearest <= 15).sum(axis=1) * 1e6 - np.abs(shifts)
-    return float(shifts[int(np.argmax(score))])
+    matches = (nearest <= 15).sum(axis=1)
+    best = int(np.argmax(matches * 1e6 - np.abs(shifts)))
+    return float(shifts[best]), int(matches[best])
 
 
 def _alignments(
@@ -329,114 +377,235 @@ def _alignments(
     return kept
 
 
+def match_link(here: list[int], there: list[int], table_s: int | None) -> Link:
+    """Trains of one service matched from a station to the next, in order (trains do not overtake): the
+    alignment that costs least, a matched pair costing how far its running time is from the expected one
+    and a train left unmatched `SKIP_S`. The expected running time is first one for the day, tried from
+    the medians of the in-order alignments of the two stations' times (shifted by up to 4 trains) and the
+    interstation time; then each train's own, the median over the `WINDOW` matched trains on either side
+    (the period's running time: peak and off-peak differ), and the alignment is made again with it."""
+    first, second = np.asarray(here, np.float64), np.asarray(there, np.float64)
+    unmatched = Link(after=np.full(len(here), -1, np.int64), run_s=np.full(len(here), np.nan))
+    if len(first) == 0 or len(second) == 0:
+        return unmatched
+    candidates = {table_s} if table_s is not None else set()
+    differences = _alignments(first, second, 4)
+    if differences is not None:
+        medians = np.nanmedian(differences, axis=1)
+        candidates |= {round(m) for m in medians.tolist() if MIN_RUN_S <= m <= MAX_RUN_S}
+    best = _best_alignment(first, second, candidates)
+    if best is None or (best[1] < 0).sum() > len(first) - 0.9 * min(len(first), len(second)):
+        shift = lag(here, there, MAX_RUN_S, MIN_RUN_S)  # trains a few more than 4 apart in order
+        if shift not in candidates:
+            other = _best_alignment(first, second, {round(shift)})
+            best = other if best is None or (other is not None and other[0] < best[0]) else best
+    if best is None or (best[1] < 0).all():
+        return unmatched
+    expected = _local_runs(first, second, best[1], WINDOW)
+    after, _ = _align(first, second, expected, MIN_RUN_S, MAX_RUN_S, SKIP_S)
+    if (after < 0).all():
+        return unmatched
+    return Link(after=after, run_s=_local_runs(first, second, after, WINDOW))
+
+
+def _best_alignment(
+    first: npt.NDArray[np.float64], second: npt.NDArray[np.float64], runs: set[int]
+) -> tuple[float, npt.NDArray[np.int64]] | None:
+    """(cost, alignment) of the expected running time among `runs` whose alignment costs least."""
+    best: tuple[float, npt.NDArray[np.int64]] | None = None
+    for run in sorted(runs):
+        after, cost = _align(first, second, np.full(len(first), float(run)), MIN_RUN_S, MAX_RUN_S, SKIP_S)
+        if best is None or cost < best[0]:
+            best = (cost, after)
+    return best
+
+
+def _compiled(function: F) -> F:
+    """`numba.njit`, cached on disk."""
+    return cast(F, numba.njit(cache=True, nogil=True)(function))
+
+
+@_compiled
+def _align(
+    here: npt.NDArray[np.float64],
+    there: npt.NDArray[np.float64],
+    expected: npt.NDArray[np.float64],
+    least: float,
+    most: float,
+    skip: float,
+) -> tuple[npt.NDArray[np.int64], float]:
+    """The order-keeping alignment of two sorted time lists that costs least (see `match_link`): for each
+    of `here`, the index of its match in `there` or -1; and the cost."""
+    n, m = len(here), len(there)
+    cost = np.empty((n + 1, m + 1))
+    move = np.zeros((n + 1, m + 1), np.int8)
+    for i in range(n + 1):
+        cost[i, 0] = i * skip
+        move[i, 0] = 1
+    for j in range(m + 1):
+        cost[0, j] = j * skip
+        move[0, j] = 2
+    for i in range(1, n + 1):
+        for j in range(1, m + 1):
+            best, how = cost[i - 1, j] + skip, 1
+            if cost[i, j - 1] + skip < best:
+                best, how = cost[i, j - 1] + skip, 2
+            run = there[j - 1] - here[i - 1]
+            if least <= run <= most and cost[i - 1, j - 1] + abs(run - expected[i - 1]) <= best:
+                best, how = cost[i - 1, j - 1] + abs(run - expected[i - 1]), 0
+            cost[i, j] = best
+            move[i, j] = how
+    after = np.full(n, -1, np.int64)
+    i, j = n, m
+    while i > 0 and j > 0:
+        if move[i, j] == 0:
+            after[i - 1] = j - 1
+            i, j = i - 1, j - 1
+        elif move[i, j] == 1:
+            i -= 1
+        else:
+            j -= 1
+    return after, float(cost[n, m])
+
+
+@_compiled
+def _local_runs(
+    here: npt.NDArray[np.float64], there: npt.NDArray[np.float64], after: npt.NDArray[np.int64], window: int
+) -> npt.NDArray[np.float64]:
+    """Each train's expected running time: the median of those of the `window` matched trains on either
+    side of it (itself among them when matched); NaN where none is matched."""
+    matched = np.flatnonzero(after >= 0)
+    runs = np.full(len(here), np.nan)
+    if len(matched) == 0:
+        return runs
+    published = there[after[matched]] - here[matched]
+    for i in range(len(here)):
+        at = np.searchsorted(matched, i)
+        runs[i] = np.median(published[max(0, at - window) : at + window])
+    return runs
+
+
 @dataclass
-class _Runs:
-    """Running times between two stations, measured once."""
+class Runs:
+    """Running times where a service's own timetables do not give one (a train that ends at a station, the
+    run to a terminus, which publishes no departure of its own service), derived once per (day type, from,
+    to) into `found`."""
 
-    timetables: dict[Service, dict[str, list[int]]]
-    published: dict[tuple[str, str], int]
-    found: dict[tuple[str, str], int]
+    measured: dict[tuple[str, str, str], list[int]]
+    table: dict[tuple[str, str], int]
+    published: dict[tuple[str, str], list[int]]
+    """(day type, station) → the times of every service there."""
+    found: dict[tuple[str, str], int] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        self.serving: dict[str, list[Service]] = defaultdict(list)
-        for key, stations in self.timetables.items():
-            for station in stations:
-                self.serving[station].append(key)
+    def lead(self, day_type: str, times: list[int], there: str) -> int | None:
+        """The run from a station's trains to a station that publishes none of them but other services'
+        departures (a terminus where trains turn back): the shift (30 s to 30 min) that brings the most
+        of them within 15 s of a departure there, the shortest among equals: the train's arrival no
+        later than its departure back. None unless it matches at least half of them."""
+        shift, matches = _shift(times, self.published.get((day_type, there), []), MAX_RUN_S, MIN_RUN_S)
+        return round(shift) if matches >= max(1, len(times) / 2) else None
 
-    def between(self, here: str, there: str) -> int | None:
-        """Measured on the service with the most trains at both, else measured the other way along the same
-        track (a loop's closing leg, which no service of its own direction publishes both ends of), else
-        the interstation time; None unless sane."""
-        if (here, there) in self.found:
-            return self.found[(here, there)]
-        run = self._measured(here, there)
-        if run is None:
-            run = self._measured(there, here)
-        if run is None:
-            run = self.published.get((here, there))
-        if run is None or not MIN_RUN_S <= run <= MAX_RUN_S:
+    def between(self, day_type: str, here: str, there: str) -> int | None:
+        """The median running time of the trains of every service matched between the two stations on that
+        day type, else on any day type, else the other way along the same track, else the interstation
+        time (either way); None if there is none."""
+        for a, b in ((here, there), (there, here)):
+            for days in ((day_type,), DAY_SERVICES):
+                seen = [run for day in days for run in self.measured.get((day, a, b), [])]
+                if seen:
+                    return int(np.median(seen))
+        return self.table.get((here, there), self.table.get((there, here)))
+
+    def to_terminus(
+        self, key: Service, order: list[str], own: dict[str, list[int]]
+    ) -> tuple[str, int] | None:
+        """The last stop of a service's trains after its last station, and the run to it: its terminus,
+        with the run measured as in `between`. A loop's terminus (循环站) publishes nothing of its own
+        service; where nothing gives the run to it, it is derived from the trains themselves: a loop train
+        leaving the last station comes round to the first one (the next lap) after the run to the
+        terminus and the run on from it, so the run to the terminus is the median lap time of the matched
+        trains less the run on (2号线 车公庄 → 西直门). Where the run on is not known either (10号线: 首经贸
+        has no interstation time and publishes nothing), the trains end at the first station of the next
+        lap, after the median lap time. None where nothing says."""
+        day_type, terminus, last = key[0], key[3], order[-1]
+        run = self.between(day_type, last, terminus)
+        if run is not None:
+            self.found[(last, terminus)] = run
+            return terminus, run
+        if key[2] != terminus or len(order) < 2:
+            run = self.lead(day_type, own[last], terminus) if len(order) > 1 else None
+            if run is not None:
+                self.found[(last, terminus)] = run
+                return terminus, run
             return None
-        self.found[(here, there)] = run
-        return run
-
-    def _measured(self, here: str, there: str) -> int | None:
-        best: tuple[int, int] | None = None
-        for key in self.serving.get(here, []):
-            stations = self.timetables[key]
-            if there in stations:
-                measured = _aligned_median(stations[here], stations[there])
-                if measured is not None and (best is None or measured[1] > best[1]):
-                    best = measured
-        return None if best is None else best[0]
-
-
-def _aligned_median(here: list[int], there: list[int]) -> tuple[int, int] | None:
-    """(running time, trains compared): the median difference of the in-order alignment of two stations'
-    sorted times (up to 6 trains either way: the two may count a few trains more or less) whose
-    differences spread least among those with a sane running time; None if none has one."""
-    differences = _alignments(np.asarray(here, np.float64), np.asarray(there, np.float64), 6)
-    if differences is None:
-        return None
-    low, middle, high = np.nanquantile(differences, [0.25, 0.5, 0.75], axis=1)
-    sane = (middle >= MIN_RUN_S) & (middle <= MAX_RUN_S)
-    if not sane.any():
-        return None
-    best = int(np.nanargmin(np.where(sane, high - low, np.inf)))
-    return round(float(middle[best])), int(np.isfinite(differences[best]).sum())
+        lap = match_link(own[last], own[order[0]], None).differences(own[last], own[order[0]])
+        if not lap:
+            return None
+        on = self.between(day_type, terminus, order[0])
+        if on is not None and int(np.median(lap)) - on >= MIN_RUN_S:
+            self.found[(last, terminus)] = int(np.median(lap)) - on
+            return terminus, int(np.median(lap)) - on
+        self.found[(last, order[0])] = int(np.median(lap))
+        self.measured[(day_type, last, order[0])] = lap
+        return order[0], int(np.median(lap))
 
 
 def _trains(
-    order: list[str], final: str, own: dict[str, list[int]], runs: _Runs, max_slack_s: int
+    key: Service,
+    order: list[str],
+    own: dict[str, list[int]],
+    links: list[Link],
+    runs: Runs,
+    final: tuple[str, int] | None,
 ) -> list[list[tuple[str, int]]]:
-    """Trains of one service, station by station in running order: a published time continues the train
-    expected there (in order) when it is nearer to it than half the gap to the neighbouring trains on
-    either side (and within `max_slack_s`), else it starts a train; a train expected nowhere ends."""
+    """Trains of one service, station by station in running order, following the matches of `links`: a
+    time matched from no train starts one (a train entering service there, 小交路 or out of the depot); a
+    train matched to no time at the next station ends there, arriving after its expected running time (a
+    train is published at least up to the next station)."""
     finished: list[list[tuple[str, int]]] = []
-    running: list[list[tuple[str, int]]] = []
-    previous: str | None = None
-    for station in order:
-        run = runs.between(previous, station) if previous is not None else None
-        times = own[station]
-        if run is None:
-            finished += running
-            running = []
-        expected = [train[-1][1] + (run or 0) for train in running]
-        slack_expected = _slack(expected, max_slack_s)
-        slack_times = _slack(times, max_slack_s)
-        continuing: list[list[tuple[str, int]]] = []
-        k = 0
-        for j, time in enumerate(times):
-            while k < len(running) and expected[k] < time - min(slack_expected[k], slack_times[j]):
-                finished.append(running[k])  # expected here, not published: it ended before
-                k += 1
-            if (
-                k < len(running)
-                and abs(expected[k] - time) <= min(slack_expected[k], slack_times[j])
-                and MIN_RUN_S <= time - running[k][-1][1] <= MAX_RUN_S
-            ):
-                running[k].append((station, time))
-                continuing.append(running[k])
-                k += 1
+    trains: list[list[tuple[str, int]]] = [[(order[0], time)] for time in own[order[0]]]
+    for n, station in enumerate(order[1:]):
+        link, previous = links[n], order[n]
+        carried: list[list[tuple[str, int]] | None] = [None] * len(own[station])
+        onward: tuple[str, int] | bool | None = False  # not yet derived
+        for i, train in enumerate(trains):
+            j = int(link.after[i])
+            if j >= 0:
+                train.append((station, own[station][j]))
+                carried[j] = train
+                continue
+            if not np.isnan(link.run_s[i]):
+                train.append((station, train[-1][1] + round(float(link.run_s[i]))))
             else:
-                continuing.append([(station, time)])
-        finished += running[k:]
-        running = continuing
-        previous = station
-    run = runs.between(previous, final) if previous is not None else None
+                if onward is False:
+                    onward = _onward(key, previous, station, own, runs)
+                if isinstance(onward, tuple):
+                    train.append((onward[0], train[-1][1] + onward[1]))
+            finished.append(train)
+        trains = [train or [(station, own[station][j])] for j, train in enumerate(carried)]
+    if final is not None:
+        for train in trains:
+            train.append((final[0], train[-1][1] + final[1]))
+    return sorted(train for train in finished + trains if len(train) > 1)  # one stop is no trip
+
+
+def _onward(
+    key: Service, here: str, there: str, own: dict[str, list[int]], runs: Runs
+) -> tuple[str, int] | None:
+    """Where trains of a station that its own timetables do not match onward go next, and after how
+    long: the next station, after the running time measured (`Runs.between`) or by how far behind the
+    first station's trains the next one's pass (`lag`); else the terminus, after the running time
+    measured or the shift to its departures (`Runs.lead`); None if nothing says."""
+    run = runs.between(key[0], here, there)
+    if run is None:
+        shift, matches = _shift(own[here], own[there], MAX_RUN_S, MIN_RUN_S)
+        run = round(shift) if matches >= len(own[here]) / 2 else None
     if run is not None:
-        for train in running:
-            train.append((final, train[-1][1] + run))
-    return sorted(finished + running)
-
-
-def _slack(times: list[int], most: int) -> list[float]:
-    """Half the gap from each of sorted `times` to its nearer neighbour, within [30 s, `most`]."""
-    values = np.asarray(times, dtype=np.float64)
-    gaps = np.diff(values)
-    before = np.concatenate(([np.inf], gaps))
-    after = np.concatenate((gaps, [np.inf]))
-    slack: list[float] = np.clip(np.minimum(before, after) / 2, 30.0, most).tolist()
-    return slack
+        return there, run
+    run = runs.between(key[0], here, key[3])
+    if run is None:
+        run = runs.lead(key[0], own[here], key[3])
+    return None if run is None else (key[3], run)
 
 
 def stop_of_device(relations: Path, stops: pa.Table) -> dict[str, str]:
