@@ -131,6 +131,7 @@ def test_without_its_identity_or_a_grant_the_planner_is_503_and_a_new_landing_is
         grant = next(g for g in access_requests.grants(hub, consumer=f"application:{PLANNER_ID}")
                      if g.dataset_id == "transit.stop_times")  # fmt: skip
         access_requests.revoke(hub, grant.id, admin)
+        time.sleep(transit_api.STATE_TTL_S)  # grants are looked up again after that
         revoked = plan_in_cairns(client)
         assert (revoked.status_code, revoked.json()["error"]) == (503, "planner.not_provisioned")
         assert "transit.stop_times" in revoked.json()["detail"]

@@ -6,6 +6,7 @@ or switched-off realtime plans on the schedule."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from google.transit import gtfs_realtime_pb2 as rt
 
+from dthub.domains.transit.api import STATE_TTL_S
 from dthub.domains.transit.gtfs import Feed, read_feed
 from dthub.domains.transit.plan import plan, scheduled_times
 from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
@@ -52,6 +54,7 @@ def landed(planner_app: PlannerHub) -> PlannerHub:
     result = ingest_bytes(planner_app.hub, GtfsRtTripUpdates(source="metro"), trip_update_message(),
                           source="constructed-metro-trip-updates-20190501T1300Z.pb")  # fmt: skip
     assert (result.landed, result.quarantined) == (1, 0)
+    time.sleep(STATE_TTL_S)  # the planner sees a landing within that
     return planner_app
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
@@ -210,6 +212,25 @@ def _applied(network: Network, updates: tuple[tuple[str, tuple[TripUpdate, ...]]
     return Realtime(tt, trips, summary)
 
 
+STATE_TTL_S = 1.0
+"""The planner's grants and the landed version are looked up at most this often per hub and process (they
+cost more than a plan): a revocation or a new landing takes effect within it; a feed not among the landed
+ones is looked up again at once."""
+_STATE: weakref.WeakKeyDictionary[Hub, tuple[float, Consumer, tuple[int, ...]]] = weakref.WeakKeyDictionary()
+
+
+def _planner_state(hub: Hub, *, fresh: bool = False) -> tuple[Consumer, tuple[int, ...]]:
+    """The planner's identity (checked: `PlannerUnavailable` when not provisioned) and the landed version
+    of its datasets, kept `STATE_TTL_S`."""
+    now = time.monotonic()
+    kept = _STATE.get(hub)
+    if kept is not None and not fresh and now - kept[0] < STATE_TTL_S:
+        return kept[1], kept[2]
+    consumer, version = planner(hub), landed_version(hub)
+    _STATE[hub] = (now, consumer, version)
+    return consumer, version
+
+
 def _instant(text: str | None, name: str) -> datetime:
     if text is None:
         return datetime.now(UTC)
@@ -235,9 +256,11 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
     bikes = _bikes(hub, request)
     try:
         with keys_or_503():
-            consumer = planner(hub)
-            version = landed_version(hub)
+            consumer, version = _planner_state(hub)
             landed = _feed_names(hub, consumer, version[:-1])
+            if not set(request.feeds) <= landed:  # landed a moment ago?
+                consumer, version = _planner_state(hub, fresh=True)
+                landed = _feed_names(hub, consumer, version[:-1])
             for name in request.feeds:
                 if name not in landed:
                     raise ApiProblem(
@@ -269,12 +292,10 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
         max_rounds=request.max_transfers + 1,
         bikes=bikes,
     )
-    mark_realtime(
-        answer,
-        network.timetable,
-        network.trip_index,
-        realtime.updated_trips if realtime is not None else frozenset(),
-    )
+    if realtime is None:
+        mark_realtime(answer, None, {}, ())
+    else:
+        mark_realtime(answer, network.timetable, network.trip_index, realtime.updated_trips)
     answer["plan"]["realtime"] = {
         "at": at.isoformat() if request.realtime else None,
         **(realtime.summary if realtime is not None else {"updated": 0, "cancelled": 0, "unapplied": {}}),

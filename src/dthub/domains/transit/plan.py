@@ -294,14 +294,21 @@ def scheduled_times(tt: Timetable, trip: int, from_stop: str, to_stop: str) -> t
 
 
 def mark_realtime(
-    answer: dict[str, Any], scheduled: Timetable, trip_index: Mapping[str, int], updated: Collection[str]
+    answer: dict[str, Any],
+    scheduled: Timetable | None,
+    trip_index: Mapping[str, int],
+    updated: Collection[str],
 ) -> None:
     """Give every transit leg of a plan OTP's `realTime` (its trip is in `updated`, or its times differ
     from the schedule), `departureDelay` and `arrivalDelay` (seconds later than `scheduled`, the timetable
-    without realtime; `trip_index` maps its trip ids to indices)."""
+    without realtime; `trip_index` maps its trip ids to indices). `scheduled` None: the plan is on the
+    schedule, no leg is realtime."""
     for itinerary in answer["plan"]["itineraries"]:
         for leg in itinerary["legs"]:
             if not leg["transitLeg"]:
+                continue
+            if scheduled is None:
+                leg.update(realTime=False, departureDelay=0, arrivalDelay=0)
                 continue
             trip = trip_index.get(leg["tripId"])
             times = (
