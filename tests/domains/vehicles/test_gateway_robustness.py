@@ -170,3 +170,57 @@ def test_a_report_is_acknowledged_only_once_the_bus_holds_it() -> None:
     assert not answered_early
     assert isinstance(answer, PlatformResponse)
     assert (answer.reply_id, answer.result, on_bus) == (0x0200, 0, 1)
+
+
+async def _pipelined() -> tuple[bool, list[Message], bytes, int]:
+    """A report, then (while its publish waits) a heartbeat and the end of the stream."""
+    (terminal,) = fleet(1)
+    bus = _HeldBus()
+    gateway = Gateway(bus, {terminal.vehicle.phone: terminal.vehicle})
+    port = await gateway.start("127.0.0.1", 0)
+    try:
+        link = await connect("127.0.0.1", port, terminal, Run())
+        (report,) = route(terminal, 1, start=T0, report_every_s=30)
+        link.writer.write(link.frame(report))
+        await asyncio.sleep(0.1)  # the report is in, its publish waits
+        link.writer.write(link.frame(Heartbeat()))
+        link.writer.write_eof()
+        try:
+            await link.answer(timeout_s=0.3)
+            answered_early = True
+        except TimeoutError:
+            answered_early = False
+        bus.release.set()
+        answers = [await link.answer(), await link.answer()]
+        rest = await asyncio.wait_for(link.reader.read(), 5)  # the gateway closes after the last reply
+        await link.close()
+        return answered_early, answers, rest, gateway.stats.acknowledged
+    finally:
+        await gateway.close()
+
+
+def test_bytes_that_come_while_a_report_waits_for_the_bus_are_answered_after_it_in_order() -> None:
+    answered_early, answers, rest, acknowledged = asyncio.run(_pipelined())
+    assert not answered_early
+    assert [(a.reply_id, a.result) for a in answers if isinstance(a, PlatformResponse)] == [
+        (0x0200, 0),
+        (0x0002, 0),
+    ]
+    assert (rest, acknowledged) == (b"", 1)
+
+
+def test_a_connection_is_not_read_while_max_unpublished_frames_wait_for_the_bus() -> None:
+    async def check() -> list[bool]:
+        gateway = Gateway(connect_bus("memory://"), {}, GatewayConfig(max_unpublished=2))
+        transport = _StuckTransport()
+        transport.reading = True
+        terminal = _Terminal(gateway)
+        terminal.connection_made(transport)
+        gateway._publisher.waiting = 2  # two frames wait for the bus: full
+        terminal.resume()
+        paused = [transport.reading, terminal in gateway._blocked]
+        gateway._publisher.waiting = 0
+        gateway._room()  # a publish made room
+        return [*paused, transport.reading]
+
+    assert asyncio.run(check()) == [False, True, True]

@@ -16,10 +16,12 @@ so it lands in quarantine.
 
 Publishing is batched: the frames every connection hands over while the event loop turns go to the bus
 as one message of up to `publish_batch` JSON lines, and each connection acknowledges its reports when
-the message holding them is published. Backpressure: while a connection's replies wait for the bus, or
-the terminal does not take them, the gateway stops reading that connection (TCP flow control slows the
-terminal, not memory); once `max_unpublished` frames wait for the bus, connections are not read again
-until a publish makes room.
+the message holding them is published. Backpressure: bytes a connection sends while its replies wait
+for the bus are kept (one read) and handled, in order, once those replies are written, and the gateway
+stops reading that connection until then (a terminal with one report outstanding, the usual case, costs
+no pause and resume); while the terminal does not take its replies, the connection is not read either
+(TCP flow control slows the terminal, not memory); once `max_unpublished` frames wait for the bus,
+connections are not read again until a publish makes room.
 
 Bad bytes never poison a connection: each refusal of the splitter or the codec is counted by reason and
 published as a `refused` message, which the writer quarantines; the frames after it are read as usual.
@@ -230,6 +232,8 @@ class _Terminal(asyncio.Protocol):
         self.session: _Session | None = None
         self.transport: asyncio.Transport | None = None
         self.waiting = False  # replies held until the bus has the reports
+        self.held: list[bytes] = []
+        """Bytes that came while replies waited for the bus, handled once they are written."""
         self.writing_paused = False
         self.closing = False
         self.slow: asyncio.TimerHandle | None = None
@@ -261,17 +265,27 @@ class _Terminal(asyncio.Protocol):
             self.slow.cancel()
 
     def data_received(self, data: bytes) -> None:
-        if self.session is not None and not self.session.shed:
-            self._handle(self.splitter.feed(data))
+        if self.session is None or self.session.shed:
+            return
+        if self.waiting:  # replies wait for the bus: keep the bytes, in order, and stop reading
+            self.held.append(data)
+            self._pause()
+            return
+        self._handle(self.splitter.feed(data))
 
     def eof_received(self) -> bool:
         self.closing = True
+        if not self.waiting:
+            self._finish()
+        return True  # closed by us once the last replies are written
+
+    def _finish(self) -> None:
+        """The end of the stream, once every reply before it is written: refuse the bytes left."""
         if self.session is not None and not self.session.shed:
             self._handle(self.splitter.close())
         if not self.waiting:
             assert self.transport is not None
             self.transport.close()
-        return True  # closed by us once the last replies are written
 
     def _handle(self, pieces: list[bytes | FrameError]) -> None:
         gateway, session = self.gateway, self.session
@@ -294,13 +308,13 @@ class _Terminal(asyncio.Protocol):
         if not waits:
             self._write(replies)
             return
-        self.waiting = True
-        self._pause()
+        self.waiting = True  # reading pauses only if more bytes come meanwhile (`data_received`)
         done = waits[0] if len(waits) == 1 else asyncio.gather(*waits)
         done.add_done_callback(lambda f: self._published(f, replies, reports))
 
     def _published(self, done: asyncio.Future[Any], replies: list[bytes], reports: int) -> None:
-        """Acknowledge only what the bus holds; a bus that failed closes the connection unanswered."""
+        """Acknowledge only what the bus holds; a bus that failed closes the connection unanswered.
+        Then handle the bytes that came meanwhile, and the end of the stream if it came."""
         self.waiting = False
         assert self.transport is not None
         if done.cancelled() or done.exception() is not None:
@@ -308,8 +322,14 @@ class _Terminal(asyncio.Protocol):
             return
         self.gateway.stats.acknowledged += reports
         self._write(replies)
+        if self.held and self.session is not None and not self.session.shed:
+            held = b"".join(self.held)
+            self.held.clear()
+            self._handle(self.splitter.feed(held))
+            if self.waiting:
+                return
         if self.closing:
-            self.transport.close()
+            self._finish()
         else:
             self.resume()
 
@@ -326,6 +346,7 @@ class _Terminal(asyncio.Protocol):
         if self.waiting or self.writing_paused or self.closing or self.transport is None:
             return
         if self.gateway._publisher.full:
+            self._pause()
             self.gateway._blocked.add(self)
             return
         if not self.transport.is_closing() and not self.transport.is_reading():
