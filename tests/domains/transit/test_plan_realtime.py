@@ -18,7 +18,7 @@ from google.transit import gtfs_realtime_pb2 as rt
 from dthub.domains.transit.api import STATE_TTL_S
 from dthub.domains.transit.gtfs import Feed, read_feed
 from dthub.domains.transit.plan import plan, scheduled_times
-from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
+from dthub.domains.transit.realtime import Schedule, StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
 from dthub.domains.transit.realtime_apply import apply_trip_updates
 from dthub.domains.transit.realtime_ingest import GtfsRtTripUpdates
 from dthub.domains.transit.timetable import Timetable, build_timetable
@@ -33,6 +33,12 @@ DELAY_S, FROM_SEQUENCE = 120, 5
 SENT = datetime(2019, 5, 1, 13, 0, tzinfo=UTC)
 """08:00 in Minneapolis: when the constructed FeedMessage is sent."""
 OTP_REALTIME = ("realTime", "departureDelay", "arrivalDelay")
+DELAYED = TripUpdate(
+    entity_id="constructed-1",
+    trip=TripRef(trip_id=TRIP, start_date="20190501"),
+    updates=(StopTimeUpdate(stop_sequence=FROM_SEQUENCE, arrival=StopTimeEvent(delay=DELAY_S)),),
+)
+"""What `trip_update_message` sends, decoded."""
 
 
 def trip_update_message() -> bytes:
@@ -104,12 +110,7 @@ def test_a_delayed_trip_moves_the_itinerary_as_apply_trip_updates_and_raptor_say
     landed: PlannerHub, metro: Feed, scheduled: Timetable
 ) -> None:
     origin, destination, leave = trip_ends(scheduled)
-    update = TripUpdate(
-        entity_id="constructed-1",
-        trip=TripRef(trip_id=TRIP, start_date="20190501"),
-        updates=(StopTimeUpdate(stop_sequence=FROM_SEQUENCE, arrival=StopTimeEvent(delay=DELAY_S)),),
-    )
-    realtime_tt = apply_trip_updates(scheduled, [update], static=metro).timetable
+    realtime_tt = apply_trip_updates(scheduled, [DELAYED], static=metro).timetable
     want = plan(
         realtime_tt, origin, destination, leave, access_radius_m=400, walk_speed_mps=1.2, max_rounds=5
     )
@@ -177,3 +178,63 @@ def test_without_realtime_or_with_none_that_holds_the_plan_is_the_schedule(
     rides = [leg for i in answer["plan"]["itineraries"] for leg in i["legs"] if leg["transitLeg"]]
     assert rides
     assert all(not leg["realTime"] and leg["arrivalDelay"] == 0 for leg in rides)
+
+
+SECOND_TRIP = "14497268-MAR19-MVS-BUS-Weekday-01"
+LATER = SENT + timedelta(seconds=60)
+
+
+def test_absolute_times_are_read_in_the_hubs_time_zone(
+    landed: PlannerHub, metro: Feed, scheduled: Timetable
+) -> None:
+    """A TripUpdate with an absolute arrival time (POSIX seconds) at the 4th stop, 4 minutes late: applied
+    from the landed feed in `DTHUB_TRANSIT_TIMEZONE` (America/Chicago here) as from the file's agency.txt."""
+    trip = list(scheduled.trip_ids).index(f"metro:{SECOND_TRIP}")
+    pattern = int(np.searchsorted(scheduled.pattern_trip_start, trip, side="right") - 1)
+    row = trip - int(scheduled.pattern_trip_start[pattern])
+    positions = np.arange(scheduled.pattern_start[pattern], scheduled.pattern_start[pattern + 1])
+    stop_ids = [str(s).removeprefix("metro:") for s in scheduled.stop_ids[scheduled.position_stop[positions]]]
+    late_at = Schedule(metro).day_origin(DAY) + scheduled.times(int(positions[3]), row)[0] + 240
+    message = rt.FeedMessage()
+    message.header.gtfs_realtime_version = "2.0"
+    message.header.timestamp = int(LATER.timestamp())
+    entity = message.entity.add()
+    entity.id = "constructed-2"
+    entity.trip_update.trip.trip_id = SECOND_TRIP
+    entity.trip_update.trip.start_date = "20190501"
+    stop = entity.trip_update.stop_time_update.add()
+    stop.stop_id = stop_ids[3]
+    stop.arrival.time = late_at
+    ingest_bytes(landed.hub, GtfsRtTripUpdates(source="metro"), bytes(message.SerializeToString()),
+                 source="constructed-metro-trip-updates-20190501T1301Z.pb")  # fmt: skip
+    time.sleep(STATE_TTL_S)
+    absolute = TripUpdate(
+        entity_id="constructed-2",
+        trip=TripRef(trip_id=SECOND_TRIP, start_date="20190501"),
+        updates=(StopTimeUpdate(stop_id=stop_ids[3], arrival=StopTimeEvent(time=late_at)),),
+    )
+    realtime_tt = apply_trip_updates(scheduled, [DELAYED, absolute], static=metro).timetable
+    first = positions[0]
+    origin = (
+        float(scheduled.stop_lat[scheduled.position_stop[first]]),
+        float(scheduled.stop_lon[scheduled.position_stop[first]]),
+    )
+    last = scheduled.position_stop[positions[-1]]
+    destination = (float(scheduled.stop_lat[last]), float(scheduled.stop_lon[last]))
+    leave = scheduled.times(int(first), row)[1]
+    want = plan(
+        realtime_tt, origin, destination, leave, access_radius_m=400, walk_speed_mps=1.2, max_rounds=5
+    )
+    answer = ask(
+        TestClient(landed.app),
+        origin,
+        destination,
+        leave,
+        realtime_at=(LATER + timedelta(seconds=5)).isoformat(),
+    )
+    assert without_realtime_marks(answer) == want["plan"]["itineraries"]
+    assert answer["plan"]["realtime"]["updated"] == 2
+    rides = [
+        leg for leg in answer["plan"]["itineraries"][-1]["legs"] if leg["tripId"] == f"metro:{SECOND_TRIP}"
+    ]
+    assert [(leg["realTime"], leg["arrivalDelay"]) for leg in rides] == [(True, 240)]

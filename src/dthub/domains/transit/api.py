@@ -108,8 +108,8 @@ class PlanRequest(Model):
     realtime_at: Annotated[
         str | None,
         Field(
-            description="Realtime state as of this ISO 8601 instant: per trip the latest update before it, "
-            "none older than `DTHUB_TRANSIT_REALTIME_MAX_AGE_S`; default now."
+            description="Realtime state as of this ISO 8601 instant (to the second): per trip the latest "
+            "update before it, none older than `DTHUB_TRANSIT_REALTIME_MAX_AGE_S`; default now."
         ),
     ] = None
 
@@ -231,6 +231,13 @@ def _planner_state(hub: Hub, *, fresh: bool = False) -> tuple[Consumer, tuple[in
     return consumer, version
 
 
+@lru_cache(maxsize=32)
+def _updates(hub: Hub, consumer: Consumer, feed: str, version: int, at: datetime) -> tuple[TripUpdate, ...]:
+    """The feed's TripUpdates as of `at` (whole seconds), read once per landed version and second."""
+    limit = hub.settings.transit_realtime_max_age_s
+    return tuple(trip_updates(hub, consumer, feed, at, max_age_s=limit))
+
+
 def _instant(text: str | None, name: str) -> datetime:
     if text is None:
         return datetime.now(UTC)
@@ -273,10 +280,8 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
             network = _timetable(hub, consumer, key)
             realtime = None
             if request.realtime and version[-1]:  # some TripUpdates landed
-                limit = hub.settings.transit_realtime_max_age_s
-                updates = tuple(
-                    (name, tuple(trip_updates(hub, consumer, name, at, max_age_s=limit))) for name in names
-                )
+                second = at.replace(microsecond=0)
+                updates = tuple((name, _updates(hub, consumer, name, version[-1], second)) for name in names)
                 if any(found for _, found in updates):
                     realtime = _applied(network, updates)
     except PlannerUnavailable as refused:
@@ -297,7 +302,7 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
     else:
         mark_realtime(answer, network.timetable, network.trip_index, realtime.updated_trips)
     answer["plan"]["realtime"] = {
-        "at": at.isoformat() if request.realtime else None,
+        "at": at.replace(microsecond=0).isoformat() if request.realtime else None,
         **(realtime.summary if realtime is not None else {"updated": 0, "cancelled": 0, "unapplied": {}}),
     }
     return answer
