@@ -37,6 +37,11 @@ NEURAL_INPUTS = {"sz_taxi": (24, "mae"), "los_loop": (12, "mse")}
 GRU baseline gets exactly the same settings."""
 
 
+GRAPH_MEMBERS = {"sz_taxi": 1, "los_loop": 2}
+"""Networks (seeds) averaged by the graph model (`agcrn`): chosen on the validation part by
+benchmarks/forecast_sweep.py (docs/benchmarks.md), like its other settings below."""
+
+
 def candidates(dataset: str, max_epochs: int) -> dict[str, list[dict[str, object]]]:
     """Candidate parameters of each model on a dataset; several = chosen on the validation part."""
     neural_inputs, neural_loss = NEURAL_INPUTS[dataset]
@@ -59,6 +64,16 @@ def candidates(dataset: str, max_epochs: int) -> dict[str, list[dict[str, object
         "lightgbm": [{"lags": 12}],
         "tgcn": [neural],
         "gru": [dict(neural)],  # the same network and training without the graph convolution
+        "agcrn": [
+            {
+                **neural,
+                "spatial": "inputs",
+                "hidden": 32,
+                "input_steps": 12,
+                "node_highway": False,
+                "members": GRAPH_MEMBERS[dataset],
+            }
+        ],
     }
 
 

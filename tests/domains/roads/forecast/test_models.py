@@ -23,6 +23,7 @@ SMALL: dict[str, dict[str, object]] = {
     "lightgbm": {"lags": 6, "max_rounds": 15, "num_leaves": 7, "min_data_in_leaf": 20, "threads": 1},
     "tgcn": {"input_steps": 4, "hidden": 8, "max_epochs": 2, "batch_size": 32},
     "gru": {"input_steps": 4, "hidden": 8, "max_epochs": 2, "batch_size": 32},
+    "agcrn": {"input_steps": 4, "hidden": 8, "max_epochs": 2, "batch_size": 32, "embed_dim": 3},
 }
 """Small, quick parameters of each model; a model registered without an entry here fails the test."""
 

@@ -7,7 +7,7 @@ when it is built, so the default install (without the `forecast` extra) still im
 
 from __future__ import annotations
 
-from dthub.domains.roads.forecast import baselines, boosting, neural
+from dthub.domains.roads.forecast import baselines, boosting, graph_gru, neural
 from dthub.domains.roads.forecast.base import (
     MODELS,
     Forecaster,
@@ -25,6 +25,7 @@ __all__ = [
     "SpeedPanel",
     "baselines",
     "boosting",
+    "graph_gru",
     "load_model",
     "make_model",
     "neural",

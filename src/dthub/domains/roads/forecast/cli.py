@@ -64,7 +64,7 @@ def _summary(row: Any) -> dict[str, Any]:
 @forecast_app.command("train")
 def train(
     model: Annotated[
-        str, typer.Option(help="Model name: historical_average, seasonal_naive, lightgbm, tgcn, ...")
+        str, typer.Option(help="Model name: historical_average, seasonal_naive, lightgbm, tgcn, agcrn, ...")
     ],
     start: Annotated[
         str, typer.Option(help="First instant of the training window, ISO 8601 (UTC if no offset).")

@@ -19,8 +19,15 @@ the road graph adds, and nothing else.
 
 Training: Adam on the squared (`loss="mse"`) or absolute (`"mae"`) error of the scaled speeds, mini-batches
 of windows, early stopping on the last `val_fraction` of the panel given to `fit` (windows cut inside each
-part). PyTorch is imported here only, when a model is fitted or loaded; the state is saved as arrays (no
-pickle).
+part); `max_seconds` bounds the CPU seconds of training (process time, so load from other work does not
+cut it short). `members > 1` trains that many networks from seeds `seed, seed + 1, ...` (each within
+`max_seconds / members`) and forecasts their mean: an ensemble of seeds. PyTorch is imported here only,
+when a model is fitted or loaded; the state is saved as arrays (no pickle). `device="cuda"` trains and
+predicts on a GPU (refused where none is available); a saved model loads on the CPU where the machine has
+no GPU.
+
+Other recurrent graph models (`graph_gru.py`) subclass `TGCNForecaster` and override `_build`, the one
+place the network is made: inputs, training loop, early stopping, save and load are shared.
 """
 
 from __future__ import annotations
@@ -53,6 +60,10 @@ from dthub.domains.roads.forecast.features import (
 TORCH_THREADS = 1
 """Intra-op threads PyTorch may use. One: on this 2-core machine shared with other work, two OpenMP threads
 made a training batch 15 times slower in CPU time than one (threads spinning while waiting for a core)."""
+
+
+DEVICES = ("cpu", "cuda")
+"""Where a neural model may train and predict."""
 
 
 def _torch() -> Any:
@@ -123,6 +134,12 @@ def _network(
     return TGCN()
 
 
+def _member_prefix(member: int) -> str:
+    """Key prefix of a member network's arrays in `state.npz`: "net." for the first (as before ensembles),
+    "net1.", "net2.", ... for the others."""
+    return "net." if member == 0 else f"net{member}."
+
+
 @register
 class TGCNForecaster:
     """T-GCN with optional calendar and historical-average inputs; one network for steps 1..horizons."""
@@ -146,6 +163,8 @@ class TGCNForecaster:
         max_seconds: float = 600.0,
         val_fraction: float = 0.125,
         seed: int = 7,
+        device: str = "cpu",
+        members: int = 1,
     ) -> None:
         if input_steps < 1 or hidden < 1 or batch_size < 1 or max_epochs < 1:
             raise ForecastError("bad_params", "input_steps, hidden, batch_size and max_epochs must be >= 1")
@@ -163,7 +182,13 @@ class TGCNForecaster:
         if loss not in ("mse", "mae"):
             raise ForecastError("bad_params", f"loss {loss!r}; want mse or mae")
         self.loss = loss
-        self.network: Any = None
+        if device not in DEVICES:
+            raise ForecastError("bad_params", f"device {device!r}; want one of {', '.join(DEVICES)}")
+        self.device = device
+        if members < 1:
+            raise ForecastError("bad_params", f"members must be >= 1, got {members}")
+        self.members = members
+        self.networks: list[Any] = []
         self.horizons = 0
         self.scale = 1.0
         self.profile: np.ndarray | None = None  # (slots of a day, N), km/h
@@ -187,6 +212,8 @@ class TGCNForecaster:
             "max_seconds": self.max_seconds,
             "val_fraction": self.val_fraction,
             "seed": self.seed,
+            "device": self.device,
+            "members": self.members,
         }
 
     @property
@@ -218,11 +245,31 @@ class TGCNForecaster:
         extra = (self.profile[target_slot] / self.scale).transpose(0, 2, 1)  # (W, N, H)
         return np.concatenate(channels, axis=3).astype(np.float32), extra.astype(np.float32)
 
+    def _build(self, torch: Any) -> Any:
+        """The network for the fitted `a_hat`, `horizons` and parameters (untrained; on the CPU)."""
+        assert self.a_hat is not None
+        return _network(
+            torch,
+            self.a_hat if self.graph else None,
+            self.input_steps,
+            self._inputs,
+            self.hidden,
+            self.horizons,
+            self.horizons if self.calendar else 0,
+        )
+
+    def _torch_device(self, torch: Any, *, fallback: bool = False) -> Any:
+        """The torch device of `device`; "cuda" without a GPU is refused (or the CPU, with `fallback`)."""
+        if self.device == "cuda" and not torch.cuda.is_available():
+            if fallback:
+                return torch.device("cpu")
+            raise ForecastError("no_cuda", f"{self.name}: device='cuda' but PyTorch sees no GPU here")
+        return torch.device(self.device)
+
     def fit(self, panel: SpeedPanel, horizons: int) -> None:
         check_horizons(horizons)
         torch = _torch()
-        torch.manual_seed(self.seed)
-        rng = np.random.default_rng(self.seed)
+        device = self._torch_device(torch)
         self.horizons = horizons
         with np.errstate(invalid="ignore"):
             self.node_mean = np.nan_to_num(np.nanmean(panel.values, axis=0))
@@ -243,23 +290,29 @@ class TGCNForecaster:
             y = target_windows(panel.values, ends, horizons) / self.scale
             known = ~np.isnan(y)
             return (
-                torch.from_numpy(x),
-                torch.from_numpy(extra),
-                torch.from_numpy(np.nan_to_num(y).astype(np.float32)),
-                torch.from_numpy(known.astype(np.float32)),
+                torch.from_numpy(x).to(device),
+                torch.from_numpy(extra).to(device),
+                torch.from_numpy(np.nan_to_num(y).astype(np.float32)).to(device),
+                torch.from_numpy(known.astype(np.float32)).to(device),
             )
 
-        fit_x, fit_extra, fit_y, fit_known = tensors(fit_ends)
-        val_x, val_extra, val_y, val_known = tensors(val_ends)
-        network = _network(
-            torch,
-            self.a_hat if self.graph else None,
-            self.input_steps,
-            self._inputs,
-            self.hidden,
-            horizons,
-            horizons if self.calendar else 0,
-        )
+        fit_data, val_data = tensors(fit_ends), tensors(val_ends)
+        self.history, self.networks = [], []
+        for member in range(self.members):
+            network, history = self._train(torch, device, self.seed + member, fit_data, val_data)
+            self.networks.append(network)
+            self.history.extend({**epoch, "member": float(member)} for epoch in history)
+
+    def _train(
+        self, torch: Any, device: Any, seed: int, fit_data: tuple[Any, ...], val_data: tuple[Any, ...]
+    ) -> tuple[Any, list[dict[str, float]]]:
+        """One network trained from `seed` with Adam and early stopping on the hold-out windows: (the
+        network at its best hold-out epoch, per epoch training and hold-out loss)."""
+        torch.manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        fit_x, fit_extra, fit_y, fit_known = fit_data
+        val_x, val_extra, val_y, val_known = val_data
+        network = self._build(torch).to(device)
         optimiser = torch.optim.Adam(
             network.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
@@ -269,14 +322,14 @@ class TGCNForecaster:
         def error(out: Any, y: Any, known: Any) -> Any:
             return ((out - y).abs() ** power * known).sum() / known.sum().clamp(min=1)
 
-        started = time.perf_counter()
-        self.history = []
+        started = time.process_time()  # CPU seconds: load from other work does not cut training short
+        history: list[dict[str, float]] = []
         for _epoch in range(self.max_epochs):
             network.train()
-            order = rng.permutation(len(fit_ends))
+            order = rng.permutation(len(fit_x))
             total = 0.0
             for first in range(0, len(order), self.batch_size):
-                batch = torch.from_numpy(order[first : first + self.batch_size])
+                batch = torch.from_numpy(order[first : first + self.batch_size]).to(device)
                 optimiser.zero_grad()
                 out = network(fit_x[batch], fit_extra[batch])
                 loss = error(out, fit_y[batch], fit_known[batch])
@@ -287,17 +340,22 @@ class TGCNForecaster:
             with torch.no_grad():
                 out = network(val_x, val_extra)
                 val_loss = float(error(out, val_y, val_known))
-            self.history.append({"train": total / len(order), "holdout": val_loss})
+            history.append({"train": total / len(order), "holdout": val_loss})
             if val_loss < best:
                 best, waited = val_loss, 0
                 best_state = {k: v.detach().clone() for k, v in network.state_dict().items()}
             else:
                 waited += 1
-            if waited >= self.patience or time.perf_counter() - started > self.max_seconds:
+            if waited >= self.patience or time.process_time() - started > self.max_seconds / self.members:
                 break
         network.load_state_dict(best_state)
         network.eval()
-        self.network = network
+        return network, history
+
+    @property
+    def network(self) -> Any:
+        """The first (or only) trained network; None before `fit`."""
+        return self.networks[0] if self.networks else None
 
     def predict(self, panel: SpeedPanel, horizons: int) -> np.ndarray:
         if self.network is None or self.node_mean is None:
@@ -308,12 +366,18 @@ class TGCNForecaster:
                 "short_history", f"{self.name} needs {self.input_steps} rows, got {panel.n_steps}"
             )
         torch = _torch()
+        if panel.n_nodes != self.node_mean.shape[0]:
+            raise ForecastError(
+                "bad_panel", f"{self.name} was fitted on {self.node_mean.shape[0]} nodes, got {panel.n_nodes}"
+            )
+        device = next(self.network.parameters()).device
         recent = panel.rows(panel.n_steps - self.input_steps, panel.n_steps)
         values = fill_missing(panel.values, self.node_mean)[-self.input_steps :]
         x, extra = self._arrays(recent, values, np.array([self.input_steps - 1]))
+        x_in, extra_in = torch.from_numpy(x).to(device), torch.from_numpy(extra).to(device)
         with torch.no_grad():
-            out = self.network(torch.from_numpy(x), torch.from_numpy(extra))
-        return np.asarray(out.numpy()[0, :horizons], dtype=np.float64) * self.scale
+            out = torch.stack([network(x_in, extra_in) for network in self.networks]).mean(dim=0)
+        return np.asarray(out.cpu().numpy()[0, :horizons], dtype=np.float64) * self.scale
 
     def loss_history(self) -> list[dict[str, float]]:
         """Training and hold-out loss of each epoch of the last `fit`."""
@@ -322,7 +386,11 @@ class TGCNForecaster:
     def save(self, path: Path) -> None:
         if self.network is None or self.profile is None or self.node_mean is None or self.a_hat is None:
             raise ForecastError("not_fitted", f"{self.name} must be fitted before it is saved")
-        arrays = {f"net.{k}": v.numpy() for k, v in self.network.state_dict().items()}
+        arrays = {
+            f"{_member_prefix(i)}{k}": v.cpu().numpy()
+            for i, network in enumerate(self.networks)
+            for k, v in network.state_dict().items()
+        }
         arrays.update(profile=self.profile, node_mean=self.node_mean, a_hat=self.a_hat)
         write_state(
             path,
@@ -340,20 +408,15 @@ class TGCNForecaster:
         model = cls(**meta["params"])
         model.horizons, model.scale = int(meta["horizons"]), float(meta["scale"])
         model.profile, model.node_mean, model.a_hat = arrays["profile"], arrays["node_mean"], arrays["a_hat"]
-        extra = model.horizons if model.calendar else 0
-        network = _network(
-            torch,
-            model.a_hat if model.graph else None,
-            model.input_steps,
-            model._inputs,
-            model.hidden,
-            model.horizons,
-            extra,
-        )
-        state = {k[4:]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith("net.")}
-        network.load_state_dict(state)
-        network.eval()
-        model.network = network
+        device = model._torch_device(torch, fallback=True)
+        for member in range(model.members):
+            prefix = _member_prefix(member)
+            network = model._build(torch)
+            state = {k[len(prefix) :]: torch.from_numpy(v) for k, v in arrays.items() if k.startswith(prefix)}
+            network.load_state_dict(state)
+            network.to(device)
+            network.eval()
+            model.networks.append(network)
         return model
 
 
