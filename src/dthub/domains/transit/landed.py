@@ -69,7 +69,17 @@ def planner_clearance() -> Level:
 def provision_planner(hub: Hub, steward: Consumer, *, days: int = GRANT_DAYS) -> list[GrantRow]:
     """Create the planner's application if missing, and grant it each dataset it reads for `days` where it
     holds no grant living `RENEW_WITHIN` more: requested for trip planning, approved and provisioned by
-    `steward` (an admin, or the data steward of `transit.*`). Idempotent; returns the grants made."""
+    `steward` (an admin, or the data steward of `transit.*`). Idempotent; returns the grants made. Someone
+    else is refused (`access_requests.Forbidden`) before anything is made."""
+    if steward.role not in access_requests.STEWARDS:
+        raise access_requests.Forbidden(
+            "access.not_steward", f"{steward.actor} is not a data steward or an admin"
+        )
+    for spec in PLANNER_DATASETS:
+        if not access_requests.stewards(steward, spec.id):
+            raise access_requests.Forbidden(
+                "access.not_its_steward", f"{steward.actor} stewards {list(steward.scopes)}, not {spec.id}"
+            )
     try:
         planner = identity.consumer(hub.store, "application", PLANNER_ID)
     except IdentityError:
