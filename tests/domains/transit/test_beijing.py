@@ -146,7 +146,7 @@ def test_built_trips_run_forward_at_metro_speeds(departures: list[Departure], bu
                 derived.append((a, b, y - x))
     checked = [(a, b, run) for a, b, run in derived if (a, b) in shortest]
     assert len(derived) > 20_000
-    assert len(checked) > 3_000
+    assert len(checked) > 2_500
     assert [(a, b, run) for a, b, run in checked if run < shortest[(a, b)]] == []
 
 
@@ -172,8 +172,8 @@ def test_built_trips_invent_no_departure(departures: list[Departure], build: Bui
 def test_trip_counts_per_line_are_plausible(departures: list[Departure], build: Build) -> None:
     """Each service runs at least as many trips as its busiest station publishes departures, and not
     more than three times as many (trains that a station's missing entry splits in two); per line and
-    day type between 150 and 1,300 (10号线, the loop, the most: 1,280 on weekdays; 20,688 trips in all,
-    12,048 on weekdays)."""
+    day type between 150 and 1,300 (10号线, the loop, the most: 1,280 on weekdays; 20,502 trips in all,
+    11,866 on weekdays)."""
     most = Counter[Service]()
     for (service, _), count in Counter((e.service, e.station) for e in departures).items():
         most[service] = max(most[service], count)
@@ -181,7 +181,7 @@ def test_trip_counts_per_line_are_plausible(departures: list[Departure], build: 
     assert all(most[s] <= trips[s] <= 3 * most[s] for s in most if s in trips)
     per_line = Counter((trip.service[0], LINE_ROUTES[trip.line]) for trip in build.trips)
     assert (per_line[("1", "10")], per_line[("1", "01")], per_line[("0", "02")]) == (1_280, 662, 290)
-    assert (len(build.trips), sum(n for (day, _), n in per_line.items() if day == "1")) == (20_688, 12_048)
+    assert (len(build.trips), sum(n for (day, _), n in per_line.items() if day == "1")) == (20_502, 11_866)
     assert all(150 <= count <= 1_300 for (_, route), count in per_line.items() if route != "ca")
     assert per_line[("1", "ca")] == 88  # 首都机场线: only its trains toward 北新桥 (see the module docstring)
 

@@ -28,8 +28,10 @@ its direction too), across the line folders it runs through:
   themselves, per train: the median running time of the `WINDOW` matched trains on either side (the
   period's: peak and off-peak differ), the first alignment made with the day's median of the in-order
   alignments (or the interstation time, or the `lag`, whichever aligns best);
-- a time matched from no train starts a trip there (a short turn or a train out of the depot, 小交路); a
-  train that no time at the next station continues ends there, arriving after its expected running time
+- a time matched from no train starts a trip there (a short turn or a train out of the depot, 小交路),
+  unless it continues a train the station before did not publish (a station that publishes only a few of
+  the trains, 6号线 150996547: the train passes it, `_pass_through`); a train that no time at the next
+  station or the one after continues ends there, arriving after its expected running time
   (a published departure always has a stop after it), or where its own trains do not say, after the
   running time measured on other services between the two stations (`Runs.between`: the median of their
   matched trains, on that day type, else any, else the other way along the same track, else the
@@ -560,33 +562,77 @@ def _trains(
 ) -> list[list[tuple[str, int]]]:
     """Trains of one service, station by station in running order, following the matches of `links`: a
     time matched from no train starts one (a train entering service there, 小交路 or out of the depot); a
-    train matched to no time at the next station ends there, arriving after its expected running time (a
-    train is published at least up to the next station)."""
+    train matched to no time at the next station passes it unpublished when a time of the station after
+    that, not matched from any train, is its (an order-keeping alignment on the two runs' expected
+    times: a station that publishes only a few of the trains, 6号线 150996547), else it ends there,
+    arriving after its expected running time (a train is published at least up to the next station)."""
     finished: list[list[tuple[str, int]]] = []
     trains: list[list[tuple[str, int]]] = [[(order[0], time)] for time in own[order[0]]]
+    pending: list[tuple[list[tuple[str, int]], tuple[str, int] | None, float]] = []
     for n, station in enumerate(order[1:]):
         link, previous = links[n], order[n]
         carried: list[list[tuple[str, int]] | None] = [None] * len(own[station])
-        onward: tuple[str, int] | bool | None = False  # not yet derived
         for i, train in enumerate(trains):
             j = int(link.after[i])
             if j >= 0:
                 train.append((station, own[station][j]))
                 carried[j] = train
+        _pass_through(pending, carried, station, own[station], link, finished)
+        onward: tuple[str, int] | bool | None = False  # not yet derived
+        pending = []
+        for i, train in enumerate(trains):
+            if int(link.after[i]) >= 0:
                 continue
+            stop: tuple[str, int] | None = None
             if not np.isnan(link.run_s[i]):
-                train.append((station, train[-1][1] + round(float(link.run_s[i]))))
+                stop = (station, train[-1][1] + round(float(link.run_s[i])))
             else:
                 if onward is False:
                     onward = _onward(key, previous, station, own, runs)
                 if isinstance(onward, tuple):
-                    train.append((onward[0], train[-1][1] + onward[1]))
-            finished.append(train)
+                    stop = (onward[0], train[-1][1] + onward[1])
+            pending.append((train, stop, float(link.run_s[i])))
         trains = [train or [(station, own[station][j])] for j, train in enumerate(carried)]
+    finished += [train + ([stop] if stop else []) for train, stop, _ in pending]
     if final is not None:
         for train in trains:
             train.append((final[0], train[-1][1] + final[1]))
     return sorted(train for train in finished + trains if len(train) > 1)  # one stop is no trip
+
+
+def _pass_through(
+    pending: list[tuple[list[tuple[str, int]], tuple[str, int] | None, float]],
+    carried: list[list[tuple[str, int]] | None],
+    station: str,
+    times: list[int],
+    link: Link,
+    finished: list[list[tuple[str, int]]],
+) -> None:
+    """Trains that the station before did not publish (`pending`: each with the stop it ends at if it
+    goes no further, and its expected run to that station) continue at this station's times that no
+    train reached (`carried` None), where an order-keeping alignment matches them on their expected run
+    to the station before plus the median run on from it (`link`'s); the others end."""
+    free = [j for j, train in enumerate(carried) if train is None]
+    onward = float(np.nanmedian(link.run_s)) if not np.isnan(link.run_s).all() else np.nan
+    known = [p for p, (_, _, run) in enumerate(pending) if not np.isnan(run)]
+    after = np.full(len(pending), -1, np.int64)
+    if free and known and not np.isnan(onward):
+        matched, _ = _align(
+            np.asarray([pending[p][0][-1][1] for p in known], np.float64),
+            np.asarray([times[j] for j in free], np.float64),
+            np.asarray([pending[p][2] + onward for p in known], np.float64),
+            MIN_RUN_S,
+            MAX_RUN_S,
+            SKIP_S,
+        )
+        after[known] = matched
+    for p, (train, stop, _) in enumerate(pending):
+        if after[p] >= 0:
+            j = free[int(after[p])]
+            carried[j] = train
+            train.append((station, times[j]))
+        else:
+            finished.append(train + ([stop] if stop else []))
 
 
 def _onward(
