@@ -13,8 +13,9 @@ between consecutive stations, which give the order of the stations (some of its 
 Building (`build_trips`), for each service (day type, short-turn or not, origin, terminus; for a loop,
 its direction too), across the line folders it runs through:
 - twins dropped (`_twins`): a station published under two device locations with the very same times (四惠
-  and 四惠东 under 1号线 and 八通线; two 10号线 stations under lines 10 and 90) is one stop; the trips call
-  at the device location with interstation edges, and `Build.twins` says which serves the other's rows;
+  and 四惠东 under 1号线 and 八通线; 劲松 and 巴沟 under 10号线's lines 10 and 90) is one stop; the trips
+  call at the device location with interstation edges (at its twin's GTFS stop where relations.csv
+  knows only the twin, `stop_of_build`), and `Build.twins` says which serves the other's rows;
 - its stations in running order (`running_order`): the interstation edges of every line give the
   track, on which the service's stations make paths (several where a train runs from one line's
   stations to another's, or where stations have no edge at all) or a loop, cut at the origin; a path
@@ -139,14 +140,15 @@ class Trip:
 
 @dataclass(kw_only=True)
 class Build:
-    """Built trips, and the running times used: (from, to) → seconds."""
+    """Built trips; the running times derived where no timetable gives one (to a terminus, round a loop):
+    (from, to) → seconds; the twins."""
 
     trips: list[Trip] = field(default_factory=list)
     run_s: dict[tuple[str, str], int] = field(default_factory=dict)
     twins: dict[tuple[Service, str], str] = field(default_factory=dict)
     """(service, device location) → the device location whose trips serve its departures: a station
     published twice in one service, under each line's device location, with the same times (四惠 and
-    四惠东 of 1号线 and 八通线, 巴沟 and 车道沟 of 10号线's two line folders)."""
+    四惠东 under 1号线 and 八通线, 劲松 and 巴沟 under 10号线's two line folders, 10 and 90)."""
 
 
 def read_departures(archive: Path) -> list[Departure]:
@@ -668,6 +670,16 @@ def stop_of_device(relations: Path, stops: pa.Table) -> dict[str, str]:
     return found
 
 
+def stop_of_build(relations: Path, stops: pa.Table, build: Build) -> dict[str, str]:
+    """`stop_of_device`, and a device location the trips call at for its twin (`Build.twins`) that
+    relations.csv does not know takes its twin's stop (巴沟 is known under line 90's device only)."""
+    found = stop_of_device(relations, stops)
+    for (_, twin), kept in sorted(build.twins.items()):
+        if kept not in found and twin in found:
+            found[kept] = found[twin]
+    return found
+
+
 def beijing_feed(root: Path, build: Build | None = None, *, name: str = "beijing_subway") -> Feed:
     """The Beijing subway as a GTFS-like feed the timetable reads: the published GTFS files and the trips
     and stop times built from the station timetables (`build`, built here if not given)."""
@@ -678,7 +690,7 @@ def beijing_feed(root: Path, build: Build | None = None, *, name: str = "beijing
         )
     published = read_feed(root / "gtfs", name=name)
     stops = published.get("stops.txt")
-    device_stop = stop_of_device(interim / "relations.csv", stops)
+    device_stop = stop_of_build(interim / "relations.csv", stops, build)
     names = dict(zip(stops["stop_id"].to_pylist(), stops["stop_name"].to_pylist(), strict=True))
     unknown = sorted(
         {station for trip in build.trips for station, _ in trip.stops if station not in device_stop}
