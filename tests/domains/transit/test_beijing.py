@@ -34,6 +34,7 @@ from dthub.domains.transit.beijing import (
     Service,
     beijing_feed,
     build_trips,
+    match_link,
     read_departures,
     read_interstation,
     stop_of_build,
@@ -199,3 +200,19 @@ def test_raptor_rides_line_1_across_the_city(root: Path, feed: Feed) -> None:
     (journey,) = earliest_arrival(tt, {gucheng: 8 * 3600}, {sihuidong: 0}, max_rounds=2)
     assert journey.rides == 1
     assert 35 * 60 <= journey.arrival - 8 * 3600 <= 60 * 60
+
+
+def test_trains_are_matched_through_a_slower_period_and_jitter_over_half_a_headway() -> None:
+    """Trains every 2 min; from the 20th to the 39th they take 45 s more between two stations (the peak's
+    longer dwells), and each is up to 25 s off its period's time either way: runs up to 70 s off the day's
+    median, more than half the headway, which a fixed running time would pair with the neighbouring
+    train. Each train is matched to its own time, the expected runs follow the period, and a train the
+    next station does not publish (the 50th) is left unmatched."""
+    jitter = [0, 25, -20, 10, -25, 15, -5, 20, -15, 5]
+    here = [6 * 3600 + 120 * k for k in range(60)]
+    there = [t + 120 + (45 if 20 <= k < 40 else 0) + jitter[k % 10] for k, t in enumerate(here) if k != 50]
+    link = match_link(here, there, None)
+    assert link.after.tolist() == [k if k < 50 else -1 if k == 50 else k - 1 for k in range(60)]
+    assert 160 <= float(link.run_s[30]) <= 170  # the slower period's
+    assert 115 <= float(link.run_s[10]) <= 125
+    assert 115 <= float(link.run_s[50]) <= 125  # the unmatched train's expected run: its neighbours'
