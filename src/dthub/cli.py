@@ -948,11 +948,12 @@ def gateway(
             await server.close()
             await bus.close()
 
+    from dthub.domains.vehicles import eventloop
     from dthub.domains.vehicles.config import ConfigError
 
     with open_hub(settings) as hub, contextlib.suppress(KeyboardInterrupt):
         try:
-            asyncio.run(serve(hub))
+            eventloop.run(serve(hub))  # uvloop
         except ConfigError as exc:
             fail(str(exc), BAD_INPUT)
 
@@ -1035,9 +1036,9 @@ def simulate_fleet(
     register: Annotated[bool, typer.Option(help="Add the simulated vehicles to the registry first.")] = True,
 ) -> None:
     """模拟车队 Run simulated JT/T 808 terminals (模拟运输公司 (simulated)) against a gateway."""
-    import asyncio
     from datetime import UTC, datetime
 
+    from dthub.domains.vehicles import eventloop
     from dthub.domains.vehicles import registry as vehicle_registry
     from dthub.domains.vehicles.simulator import fleet, simulate
 
@@ -1049,7 +1050,7 @@ def simulate_fleet(
     fixes = max(6, int(seconds / pace_s))
     start = datetime.now(UTC).replace(microsecond=0)
     try:
-        runs = asyncio.run(simulate(host, port, terminals, fixes=fixes, start=start, pace_s=pace_s))
+        runs = eventloop.run(simulate(host, port, terminals, fixes=fixes, start=start, pace_s=pace_s))
     except OSError as exc:
         fail(f"gateway {host}:{port}: {exc}", REFUSED)
     acknowledged = sum(len(run.acknowledged) for run in runs)
