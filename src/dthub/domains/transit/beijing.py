@@ -48,11 +48,13 @@ Each published time is a stop time of one built trip, arrival = departure = the 
 stops added after a train's last published station are arrivals only (a trip's last stop). A trip of one
 stop is no trip: the 340 departures (of 385,849) whose train's next stop nothing gives are left out:
 首都机场线's 北新桥 toward T2 and T3 in the T2 loop, the only station each of those two services publishes.
-`tests/domains/transit/test_beijing.py` checks every published departure against the built trips.
+`tests/domains/transit/test_beijing.py` checks every published departure against the built trips. A loop
+train's laps are separate trips (as the feed's README has it: a new trip_id at the 循环站), and nothing
+here links them (no block_id): a ride across the 循环站, or across 10号线's cut at 劲松/潘家园, takes two.
 
 `beijing_feed` returns a GTFS-like `Feed` (stops, routes, trips, stop_times, calendar) that
 `transit.timetable.build_timetable` reads: day type 1 is the weekday service `wd` (more trains), 0 the
-weekend `we`. Stations the relations file does not know (27 device locations) become stops without
+weekend `we`. Stations the relations file does not know (23 device locations) become stops without
 coordinates, named by their device id: reachable by train, not on foot.
 """
 
