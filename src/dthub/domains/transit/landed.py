@@ -10,7 +10,10 @@ route. Riders do not read the datasets: they get itineraries.
 A feed landed by the `gtfs.*` adapters is rebuilt as a `gtfs.Feed` (ids without their `<feed>:` namespace,
 values as the GTFS text they came from), so `build_timetable` plans on it as on the files. The landed
 datasets hold no agency.txt: the feed's time zone, which GTFS-RT absolute times need, is the hub's setting
-`DTHUB_TRANSIT_TIMEZONE`.
+`DTHUB_TRANSIT_TIMEZONE`. Nor transfers.txt: a feed's minimum transfer times are not applied, only the
+walks the timetable generates between nearby stops (on the NYC subway, whose transfers.txt asks 180 s
+between the platforms of a station, 71 of 300 random plans arrive earlier than on the files; with
+transfers.txt the two give the same itineraries).
 
 TripUpdates belong to a feed when they landed with `source` equal to the feed's name; per trip, the rows of
 the latest FeedMessage at or before the moment asked, and no older than `DTHUB_TRANSIT_REALTIME_MAX_AGE_S`.
