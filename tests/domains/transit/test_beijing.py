@@ -177,16 +177,16 @@ def test_built_trips_invent_no_departure(departures: list[Departure], build: Bui
 def test_trip_counts_per_line_are_plausible(departures: list[Departure], build: Build) -> None:
     """Each service runs at least as many trips as its busiest station publishes departures, and not
     more than three times as many (trains that a station's missing entry splits in two); per line and
-    day type between 150 and 1,300 (10号线, the loop, the most: 1,280 on weekdays; 20,502 trips in all,
-    11,866 on weekdays)."""
+    day type between 150 and 1,300 (10号线, the loop, the most: 1,194 on weekdays; 20,412 trips in all,
+    11,780 on weekdays)."""
     most = Counter[Service]()
     for (service, _), count in Counter((e.service, e.station) for e in departures).items():
         most[service] = max(most[service], count)
     trips = Counter(trip.service for trip in build.trips)
     assert all(most[s] <= trips[s] <= 3 * most[s] for s in most if s in trips)
     per_line = Counter((trip.service[0], LINE_ROUTES[trip.line]) for trip in build.trips)
-    assert (per_line[("1", "10")], per_line[("1", "01")], per_line[("0", "02")]) == (1_280, 662, 290)
-    assert (len(build.trips), sum(n for (day, _), n in per_line.items() if day == "1")) == (20_502, 11_866)
+    assert (per_line[("1", "10")], per_line[("1", "01")], per_line[("0", "02")]) == (1_194, 662, 290)
+    assert (len(build.trips), sum(n for (day, _), n in per_line.items() if day == "1")) == (20_412, 11_780)
     assert all(150 <= count <= 1_300 for (_, route), count in per_line.items() if route != "ca")
     assert per_line[("1", "ca")] == 88  # 首都机场线: only its trains toward 北新桥 (see the module docstring)
 
@@ -200,6 +200,19 @@ def test_raptor_rides_line_1_across_the_city(root: Path, feed: Feed) -> None:
     (journey,) = earliest_arrival(tt, {gucheng: 8 * 3600}, {sihuidong: 0}, max_rounds=2)
     assert journey.rides == 1
     assert 35 * 60 <= journey.arrival - 8 * 3600 <= 60 * 60
+
+
+def test_raptor_rides_the_line_10_loop_in_one_train_away_from_its_loop_station(
+    root: Path, feed: Feed
+) -> None:
+    tt = build_timetable([feed], DAYS["1"])
+    device_stop = stop_of_device(root / "data" / "interim" / "relations.csv", feed.get("stops.txt"))
+    index = tt.stop_index()
+    shuangjing = index[f"{feed.name}:{device_stop['150997545']}"]  # 双井
+    fenzhongsi = index[f"{feed.name}:{device_stop['151018011']}"]  # 分钟寺, 4 stations on, past 劲松/潘家园
+    journeys = earliest_arrival(tt, {shuangjing: 8 * 3600}, {fenzhongsi: 0}, max_rounds=2)
+    assert [j.rides for j in journeys] == [1]
+    assert 5 * 60 <= journeys[0].arrival - 8 * 3600 <= 20 * 60
 
 
 def test_trains_are_matched_through_a_slower_period_and_jitter_over_half_a_headway() -> None:

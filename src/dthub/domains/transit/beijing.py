@@ -21,7 +21,9 @@ its direction too), across the line folders it runs through:
   stations to another's, or where stations have no edge at all) or a loop, cut at the origin; a path
   starts at the origin or ends beside the terminus, else runs the way its trains' times advance (`lag`);
   the paths follow each other by how far behind the reference station's trains their first station's
-  pass, the origin's first and the one beside the terminus last;
+  pass, the origin's first and the one beside the terminus last; a loop is then cut where its laps
+  change (`_cut_loop`: after the station whose trains least continue to the next: 10号线's 纪家庙,
+  next to the 循环站 首经贸, publishes each train twice, at the end of a lap and at the start of the next);
 - the trains matched from each station to the next (`match_link`), preferring the timetables to the
   interstation file (they are what riders see): an order-keeping alignment of the two stations' times
   (trains do not overtake) that costs least, a pair costing how far its running time is from the expected
@@ -50,7 +52,7 @@ stop is no trip: the 340 departures (of 385,849) whose train's next stop nothing
 首都机场线's 北新桥 toward T2 and T3 in the T2 loop, the only station each of those two services publishes.
 `tests/domains/transit/test_beijing.py` checks every published departure against the built trips. A loop
 train's laps are separate trips (as the feed's README has it: a new trip_id at the 循环站), and nothing
-here links them (no block_id): a ride across the 循环站, or across 10号线's cut at 劲松/潘家园, takes two.
+here links them (no block_id): a ride across the 循环站 (2号线 西直门, 10号线 首经贸) takes two.
 
 `beijing_feed` returns a GTFS-like `Feed` (stops, routes, trips, stop_times, calendar) that
 `transit.timetable.build_timetable` reads: day type 1 is the weekday service `wd` (more trains), 0 the
@@ -245,6 +247,8 @@ def build_trips(
             del own[twin]
         order = running_order(own, key[2], key[3], neighbours)
         links = [match_link(own[a], own[b], table.get((a, b))) for a, b in itertools.pairwise(order)]
+        if key[2] == key[3] and len(order) > 2:
+            order, links = _cut_loop(order, links, own, table)
         for (a, b), link in zip(itertools.pairwise(order), links, strict=True):
             measured[(key[0], a, b)] += link.differences(own[a], own[b])
         planned[key] = (order, links)
@@ -282,6 +286,24 @@ def _twins(own: dict[str, list[int]], neighbours: dict[str, set[str]]) -> dict[s
             kept = min(stations, key=lambda station: (not neighbours.get(station), station))
             found |= {station: kept for station in stations if station != kept}
     return found
+
+
+def _cut_loop(
+    order: list[str], links: list[Link], own: dict[str, list[int]], table: dict[tuple[str, str], int]
+) -> tuple[list[str], list[Link]]:
+    """A loop's stations cut where its laps change (the 循环站, where trains are not published through: 10号线
+    首经贸), not where its order happened to start: after the link, the closing one included, that matches
+    the fewest of its trains, where that is under 80 % of them and a fifth fewer than the closing link."""
+    closing = match_link(own[order[-1]], own[order[0]], table.get((order[-1], order[0])))
+    every = [*links, closing]
+    share = [  # of the trains of a station, those that continue to the next
+        float((link.after >= 0).sum()) / max(1, len(own[a])) for link, a in zip(every, order, strict=True)
+    ]
+    weakest = int(np.argmin(share))
+    if weakest == len(links) or share[weakest] >= 0.8 or share[weakest] > share[-1] - 0.2:
+        return order, links
+    cut = weakest + 1
+    return order[cut:] + order[:cut], every[cut:] + every[: cut - 1]
 
 
 def running_order(
