@@ -419,8 +419,8 @@ def match_link(here: list[int], there: list[int], table_s: int | None) -> Link:
     candidates = {table_s} if table_s is not None else set()
     differences = _alignments(first, second, 4)
     if differences is not None:
-        medians = np.nanmedian(differences, axis=1)
-        candidates |= {round(m) for m in medians.tolist() if MIN_RUN_S <= m <= MAX_RUN_S}
+        medians = [float(np.median(row[~np.isnan(row)])) for row in differences]  # nanmedian, faster
+        candidates |= {round(m) for m in medians if MIN_RUN_S <= m <= MAX_RUN_S}
     best = _best_alignment(first, second, candidates)
     if best is None or (best[1] < 0).sum() > len(first) - 0.9 * min(len(first), len(second)):
         shift = lag(here, there, MAX_RUN_S, MIN_RUN_S)  # trains a few more than 4 apart in order
