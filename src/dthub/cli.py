@@ -922,6 +922,13 @@ def gateway(
             help="Close a connection with no frame this long. Default: DTHUB_VEHICLES_IDLE_TIMEOUT_S."
         ),
     ] = None,
+    writer: Annotated[
+        bool,
+        typer.Option(
+            help="Run the lake writer in this process too; --no-writer on a Redis bus, with "
+            "`dthub vehicles writer` in another process (one core each)."
+        ),
+    ] = True,
 ) -> None:
     """网关 Run the JT/T 808 gateway and the lake writer on DTHUB_BUS_URL until interrupted; limits, rules,
     routes from DTHUB_VEHICLES_* settings."""
@@ -933,6 +940,8 @@ def gateway(
     from dthub.hub.bus import connect_bus
 
     settings = load_settings()
+    if not writer and settings.bus_url.startswith("memory:"):
+        fail("--no-writer needs a bus other processes read (DTHUB_BUS_URL=redis://...)", BAD_INPUT)
 
     async def serve(hub: Hub) -> None:
         known = vehicle_registry.load(hub.store)
@@ -943,7 +952,10 @@ def gateway(
         show.make_console().print(Text(f"网关 Gateway on {host}:{bound}, {len(known)} vehicles registered."))
         stop = asyncio.Event()
         try:
-            await Writer.from_settings(hub, bus, known).run(stop)
+            if writer:
+                await Writer.from_settings(hub, bus, known).run(stop)
+            else:
+                await stop.wait()  # until interrupted
         finally:
             await server.close()
             await bus.close()
@@ -954,6 +966,38 @@ def gateway(
     with open_hub(settings) as hub, contextlib.suppress(KeyboardInterrupt):
         try:
             eventloop.run(serve(hub))  # uvloop
+        except ConfigError as exc:
+            fail(str(exc), BAD_INPUT)
+
+
+@vehicles_app.command("writer")
+def vehicles_writer() -> None:
+    """入湖 Run the lake writer alone on DTHUB_BUS_URL (Redis) until interrupted: the reports of gateways
+    started with --no-writer land, live state and supervision rules run here, in a process of its own."""
+    import asyncio
+
+    from dthub.domains.vehicles import eventloop
+    from dthub.domains.vehicles import registry as vehicle_registry
+    from dthub.domains.vehicles.config import ConfigError
+    from dthub.domains.vehicles.writer import Writer
+    from dthub.hub.bus import connect_bus
+
+    settings = load_settings()
+    if settings.bus_url.startswith("memory:"):
+        fail("the writer alone reads a shared bus: set DTHUB_BUS_URL=redis://...", BAD_INPUT)
+
+    async def run(hub: Hub) -> None:
+        known = vehicle_registry.load(hub.store)
+        bus = connect_bus(settings.bus_url)
+        show.make_console().print(Text(f"入湖 Lake writer on {settings.bus_url}, {len(known)} vehicles."))
+        try:
+            await Writer.from_settings(hub, bus, known).run(asyncio.Event())
+        finally:
+            await bus.close()
+
+    with open_hub(settings) as hub, contextlib.suppress(KeyboardInterrupt):
+        try:
+            eventloop.run(run(hub))
         except ConfigError as exc:
             fail(str(exc), BAD_INPUT)
 
