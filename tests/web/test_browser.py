@@ -299,7 +299,7 @@ def test_operator_watches_the_fleet_handles_an_alarm_and_plans_a_trip(
         page.select_option("#plan-bikeshare", BIKESHARE)
         expect(page.locator("#plan-form")).to_have_attribute("data-ready", "1")
         expect(page.locator("#map")).to_have_attribute("data-ready", "1")
-        stations = planner.bike_stations(console.hub.settings.realdata, BIKESHARE)
+        stations = planner.bike_stations(console.hub, BIKESHARE)
         assert stations is not None
         ends = [stations["features"][i]["geometry"]["coordinates"] for i in (0, 10)]
         page.evaluate("([lon, lat]) => window.dthubMap.jumpTo({center: [lon, lat], zoom: 13})", ends[0])

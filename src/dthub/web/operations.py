@@ -187,7 +187,7 @@ def planner_page(
     request: Request, hub: HubDep, me: PersonDep, feed: str | None = None, bikeshare: str | None = None
 ) -> HTMLResponse:
     names = planner.feeds(hub)
-    systems = planner.bikeshares(hub.settings.realdata)
+    systems = planner.bikeshares(hub)
     chosen = feed if feed in names else planner.default_feed(names)
     day = None
     if chosen is not None:
@@ -214,7 +214,7 @@ def planner_stops(hub: HubDep, me: PersonDep, feed: str) -> JSONResponse:
 
 @router.get("/planner/bikes.json")
 def planner_bikes(hub: HubDep, me: PersonDep, system: str) -> JSONResponse:
-    stations = planner.bike_stations(hub.settings.realdata, system)
+    stations = planner.bike_stations(hub, system)
     if stations is None:
         raise PageRefused(404, "notfound.title", system)
     return JSONResponse(stations)

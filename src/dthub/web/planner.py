@@ -3,30 +3,31 @@ over, a feed's stops for the map, and a service day the feed runs on.
 
 Feeds are the ones `POST /api/v1/transit/plan` accepts: those landed in `transit.*`, read as the planner
 reads them (its service identity `maas-planner`, `domains.transit.landed`: access-checked and audited); none
-while it is not provisioned. Bike-share systems, its `bikeshare`: folders under
-`<DTHUB_REALDATA>/bikeshare/` holding a GBFS `station_information.json`. The page posts its query to that
-same route; nothing is computed here.
+while it is not provisioned. Bike-share systems, its `bikeshare`: the GBFS systems landed in
+`transit.bike_stations`, read the same way. The page posts its query to that same route; nothing is computed
+here.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 from functools import lru_cache
-from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 
 from dthub.domains.transit.datasets import CALENDAR, CALENDAR_DATES, STOPS
-from dthub.domains.transit.gbfs import read_station_information
 from dthub.domains.transit.landed import (
+    BIKE_DATASETS,
     GTFS_DATASETS,
     PlannerUnavailable,
     landed_feeds,
+    landed_systems,
     landed_version,
     planner,
     read_rows,
 )
+from dthub.domains.transit.landed import bike_stations as landed_bike_stations
 from dthub.hub import query
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
@@ -118,16 +119,29 @@ def default_day(hub: Hub, name: str, today: date) -> date:
     return day
 
 
-def bikeshares(realdata: Path) -> list[str]:
-    """Names of the GBFS systems under `<realdata>/bikeshare/` (folders with station_information.json)."""
-    root = realdata / "bikeshare"
-    if not root.is_dir():
+def bikeshares(hub: Hub) -> list[str]:
+    """Names of the bike-share systems landed in the hub; none while the planner is not provisioned."""
+    try:
+        consumer = planner(hub)
+    except PlannerUnavailable:
         return []
-    return sorted(path.parent.name for path in root.glob("*/station_information.json"))
+    return list(_systems(hub, consumer, landed_version(hub, BIKE_DATASETS)))
+
+
+@lru_cache(maxsize=2)
+def _systems(hub: Hub, consumer: Consumer, version: tuple[int, ...]) -> tuple[str, ...]:
+    return tuple(landed_systems(hub, consumer))
+
+
+def bike_stations(hub: Hub, name: str) -> dict[str, Any] | None:
+    """The landed system's stations as GeoJSON points; None when `name` is not a landed system."""
+    if name not in bikeshares(hub):
+        return None
+    return _stations(hub, name, landed_version(hub, BIKE_DATASETS))
 
 
 @lru_cache(maxsize=4)
-def _stations(path: Path) -> dict[str, Any]:
+def _stations(hub: Hub, name: str, version: tuple[int, ...]) -> dict[str, Any]:
     features = [
         {
             "type": "Feature",
@@ -138,13 +152,6 @@ def _stations(path: Path) -> dict[str, Any]:
                 "capacity": station.capacity,
             },
         }
-        for station in read_station_information(path.read_bytes())
+        for station in landed_bike_stations(hub, planner(hub), name)
     ]
     return {"type": "FeatureCollection", "features": features[:STOP_LIMIT]}
-
-
-def bike_stations(realdata: Path, name: str) -> dict[str, Any] | None:
-    """The system's stations as GeoJSON points; None when `name` is not a system under the real data."""
-    if name not in bikeshares(realdata):
-        return None
-    return _stations(realdata / "bikeshare" / name / "station_information.json")

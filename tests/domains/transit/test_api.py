@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from dthub.api import create_app
 from dthub.domains.transit import api as transit_api
-from dthub.domains.transit.landed import PLANNER_ID, PURPOSE, provision_planner
+from dthub.domains.transit.landed import PLANNER_DATASETS, PLANNER_ID, PURPOSE, provision_planner
 from dthub.hub import access_requests, identity
 from dthub.hub.audit_tables import AuditLogRow
 from dthub.hub.classification import Level
@@ -120,7 +120,7 @@ def test_without_its_identity_or_a_grant_the_planner_is_503_and_a_new_landing_is
         assert (unprovisioned.status_code, unprovisioned.json()["error"]) == (503, "planner.not_provisioned")
         admin = identity.add_person(hub.store, "root", name="root", password="correct horse battery",
                                     role=Role.ADMIN, clearance=Level.CORE, by="cli")  # fmt: skip
-        assert len(provision_planner(hub, admin)) == 7
+        assert len(provision_planner(hub, admin)) == len(PLANNER_DATASETS)
         assert provision_planner(hub, admin) == []  # idempotent
         before = plan_in_cairns(client)
         assert (before.status_code, before.json()["error"]) == (404, "feed.not_found")

@@ -1,6 +1,6 @@
 """Feeds read back from the landed `transit.*` datasets plan exactly as the files they landed from (but for
 transfers.txt, which is not landed); landed TripUpdate rows become the TripUpdates of their latest
-FeedMessage."""
+FeedMessage; landed GBFS status gives each station's availability as the files do."""
 
 from __future__ import annotations
 
@@ -10,11 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
+from dthub.domains.transit.gbfs import network_at, read_station_information, read_station_status
 from dthub.domains.transit.gtfs import Feed, read_feed
-from dthub.domains.transit.landed import landed_feed, planner, updates_of
+from dthub.domains.transit.landed import bike_stations, bike_status, landed_feed, planner, updates_of
 from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
 from dthub.domains.transit.timetable import Timetable, build_timetable
-from fixtures.planner import FEEDS, PlannerHub, planner_app
+from fixtures.planner import BOULDER, BOULDER_GBFS, FEEDS, PlannerHub, planner_app
 
 __all__ = ["planner_app"]
 
@@ -101,3 +102,26 @@ def test_each_trip_takes_the_updates_of_its_latest_message_in_order() -> None:
             timestamp=int(T0.timestamp()),
         ),
     ]
+
+
+def test_landed_bike_share_gives_the_availability_of_its_files(planner_app: PlannerHub) -> None:
+    hub, folder = planner_app.hub, BOULDER_GBFS
+    stations = read_station_information((folder / "station_information.json").read_bytes())
+    snapshots = sorted(
+        (
+            s
+            for path in sorted(folder.glob("station_status*.json*"))
+            for s in read_station_status(path.read_bytes())
+        ),
+        key=lambda s: s.last_updated,
+    )
+    consumer = planner(hub)
+    landed = bike_stations(hub, consumer, BOULDER)
+    assert sorted(landed, key=lambda s: s.station_id) == sorted(stations, key=lambda s: s.station_id)
+    for at in (None, snapshots[0].last_updated, snapshots[700].last_updated + 30):
+        moment = datetime.fromtimestamp(at, UTC) if at is not None else None
+        got = network_at(landed, bike_status(hub, consumer, BOULDER, moment), at)
+        want = network_at(landed, snapshots, at)
+        assert got.at == want.at
+        for name in ("bikes", "docks", "pickup", "dropoff"):
+            assert np.array_equal(getattr(got, name), getattr(want, name)), (at, name)

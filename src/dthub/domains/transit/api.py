@@ -18,26 +18,22 @@ import weakref
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import lru_cache
-from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import APIRouter
 from pydantic import Field
 
 from dthub.domains.transit.avl_api import avl_router
-from dthub.domains.transit.gbfs import (
-    BikeRules,
-    Station,
-    StatusSnapshot,
-    network_at,
-    read_station_information,
-    read_station_status,
-)
+from dthub.domains.transit.gbfs import BikeNetwork, BikeRules, network_at
 from dthub.domains.transit.gtfs import Feed
 from dthub.domains.transit.landed import (
+    GTFS_DATASETS,
     PlannerUnavailable,
+    bike_stations,
+    bike_status,
     landed_feed,
     landed_feeds,
+    landed_systems,
     landed_version,
     planner,
     trip_updates,
@@ -87,8 +83,8 @@ class PlanRequest(Model):
         str | None,
         Field(
             pattern=r"^[A-Za-z0-9_-]+$",
-            description="A GBFS system under `<DTHUB_REALDATA>/bikeshare/` (station_information.json and "
-            "station_status*.json[l][.gz]): adds bike-share legs where a station has a bike or a dock.",
+            description="A GBFS system landed in `transit.bike_stations` and `transit.bike_station_status` "
+            "(its `system`): adds bike-share legs where a station has a bike or a dock.",
         ),
     ] = None
     bike_status_at: Annotated[
@@ -114,35 +110,46 @@ class PlanRequest(Model):
     ] = None
 
 
+def _bike_moment(request: PlanRequest) -> datetime | None:
+    if request.bike_status_at is None:
+        return None
+    moment = _instant(request.bike_status_at, "bike_status_at")
+    return moment.replace(microsecond=0)
+
+
 @lru_cache(maxsize=2)
-def _bike_feed(folder: Path) -> tuple[list[Station], list[StatusSnapshot]]:
-    stations = read_station_information((folder / "station_information.json").read_bytes())
-    snapshots: list[StatusSnapshot] = []
-    for path in sorted(folder.glob("station_status*.json*")):
-        snapshots += read_station_status(path.read_bytes())
-    return stations, sorted(snapshots, key=lambda s: s.last_updated)
+def _bike_systems(hub: Hub, consumer: Consumer, version: tuple[int, ...]) -> frozenset[str]:
+    return frozenset(landed_systems(hub, consumer))
 
 
-def _bikes(hub: HubDep, request: PlanRequest) -> BikeShare | None:
+@lru_cache(maxsize=8)
+def _bike_network(
+    hub: Hub, consumer: Consumer, system: str, version: tuple[int, ...], at: datetime | None
+) -> BikeNetwork:
+    """The system's stations with their availability at `at` (the last poll when None), read once per
+    landed version and second."""
+    stations = bike_stations(hub, consumer, system)
+    snapshots = bike_status(hub, consumer, system, at)
+    return network_at(stations, snapshots, int(at.timestamp()) if at is not None else None)
+
+
+def _bikes(hub: Hub, consumer: Consumer, version: tuple[int, ...], request: PlanRequest) -> BikeShare | None:
     if request.bikeshare is None:
         return None
-    folder = hub.settings.realdata / "bikeshare" / request.bikeshare
-    if not (folder / "station_information.json").exists():
-        raise ApiProblem(404, "feed.not_found", f"no GBFS system {request.bikeshare!r} under {folder.parent}")
-    at: int | None = None
-    if request.bike_status_at is not None:
-        try:
-            moment = datetime.fromisoformat(request.bike_status_at)
-            at = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp())
-        except (ValueError, OverflowError):
-            raise ApiProblem(422, "request.invalid", "body.bike_status_at: not an ISO 8601 instant") from None
-    stations, snapshots = _bike_feed(folder)
+    systems = _bike_systems(hub, consumer, version)
+    if request.bikeshare not in systems:
+        raise ApiProblem(
+            404,
+            "feed.not_found",
+            f"no landed GBFS system {request.bikeshare!r}; landed: {', '.join(sorted(systems)) or 'none'}",
+        )
     rules = BikeRules(
         ride_speed_mps=request.bike_speed_mps,
         walk_speed_mps=request.walk_speed_mps,
         walk_radius_m=request.walk_radius_m,
     )
-    return BikeShare(request.bikeshare, network_at(stations, snapshots, at), rules)
+    network = _bike_network(hub, consumer, request.bikeshare, version, _bike_moment(request))
+    return BikeShare(request.bikeshare, network, rules)
 
 
 @dataclass(frozen=True, eq=False)
@@ -260,14 +267,15 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
         if not FEED_NAME.match(name) or ".." in name:
             raise ApiProblem(422, "request.invalid", f"body.feeds: not a feed name, got {name!r}")
     at = _instant(request.realtime_at, "realtime_at")
-    bikes = _bikes(hub, request)
+    _bike_moment(request)  # 422 before anything is read
+    gtfs, updates_at, bikes_at = len(GTFS_DATASETS), len(GTFS_DATASETS), len(GTFS_DATASETS) + 1
     try:
         with keys_or_503():
             consumer, version = _planner_state(hub)
-            landed = _feed_names(hub, consumer, version[:-1])
+            landed = _feed_names(hub, consumer, version[:gtfs])
             if not set(request.feeds) <= landed:  # landed a moment ago?
                 consumer, version = _planner_state(hub, fresh=True)
-                landed = _feed_names(hub, consumer, version[:-1])
+                landed = _feed_names(hub, consumer, version[:gtfs])
             for name in request.feeds:
                 if name not in landed:
                     raise ApiProblem(
@@ -276,12 +284,15 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
                         f"no landed GTFS feed {name!r}; landed: {', '.join(sorted(landed)) or 'none'}",
                     )
             names = tuple(request.feeds)
-            key = (names, day, request.walk_radius_m, request.walk_speed_mps, version[:-1])
+            bikes = _bikes(hub, consumer, version[bikes_at:], request)
+            key = (names, day, request.walk_radius_m, request.walk_speed_mps, version[:gtfs])
             network = _timetable(hub, consumer, key)
             realtime = None
-            if request.realtime and version[-1]:  # some TripUpdates landed
+            if request.realtime and version[updates_at]:  # some TripUpdates landed
                 second = at.replace(microsecond=0)
-                updates = tuple((name, _updates(hub, consumer, name, version[-1], second)) for name in names)
+                updates = tuple(
+                    (name, _updates(hub, consumer, name, version[updates_at], second)) for name in names
+                )
                 if any(found for _, found in updates):
                     realtime = _applied(network, updates)
     except PlannerUnavailable as refused:
@@ -315,8 +326,8 @@ RESPONSES = answers(
     "earlier (legs of mode BICYCLE, `rentedBike`, stations with `bikeShareId`). Transit legs carry OTP's "
     "`realTime` (its trip has a TripUpdate applied), `departureDelay` and `arrivalDelay` (s, against the "
     "schedule); `plan.realtime` says as of when, and how many trips were updated, cancelled or not applied.",
-    not_found="A feed named has not landed in `transit.*` (the detail lists those that have), or the "
-    "bike-share system is not under `<DTHUB_REALDATA>/bikeshare/`; `error` is `feed.not_found`.",
+    not_found="A feed named, or the bike-share system, has not landed in `transit.*` (the detail lists "
+    "those that have); `error` is `feed.not_found`.",
     invalid=INVALID_PARAMETERS,
     unavailable="The planner's service identity (application `maas-planner`) or one of its grants on the "
     "`transit.*` datasets it reads is missing, revoked or expired; `error` is `planner.not_provisioned`. "

@@ -17,6 +17,8 @@ transfers.txt the two give the same itineraries).
 
 TripUpdates belong to a feed when they landed with `source` equal to the feed's name; per trip, the rows of
 the latest FeedMessage at or before the moment asked, and no older than `DTHUB_TRANSIT_REALTIME_MAX_AGE_S`.
+A bike-share system is the GBFS landed in `transit.bike_stations` and `transit.bike_station_status` under its
+`system`: its stations, and the polls of the 15 minutes before the moment asked (`gbfs.network_at`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ import pyarrow.compute as pc
 from sqlalchemy import func, select
 
 from dthub.domains.transit.datasets import CALENDAR, CALENDAR_DATES, ROUTES, STOP_TIMES, STOPS, TRIPS
+from dthub.domains.transit.gbfs import Station, StationStatus, StatusSnapshot
+from dthub.domains.transit.gbfs_ingest import BIKE_STATION_STATUS, BIKE_STATIONS
 from dthub.domains.transit.gtfs import WEEKDAYS, Feed
 from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
 from dthub.domains.transit.realtime_ingest import STOP_TIME_UPDATES
@@ -48,8 +52,11 @@ PLANNER_ID = "maas-planner"
 PLANNER_NAME = "出行规划服务 Trip planner (service identity)"
 PURPOSE = "trip planning (行程规划)"
 GTFS_DATASETS: tuple[DatasetSpec, ...] = (STOPS, ROUTES, TRIPS, STOP_TIMES, CALENDAR, CALENDAR_DATES)
-PLANNER_DATASETS: tuple[DatasetSpec, ...] = (*GTFS_DATASETS, STOP_TIME_UPDATES)
+BIKE_DATASETS: tuple[DatasetSpec, ...] = (BIKE_STATIONS, BIKE_STATION_STATUS)
+PLANNER_DATASETS: tuple[DatasetSpec, ...] = (*GTFS_DATASETS, STOP_TIME_UPDATES, *BIKE_DATASETS)
 """What the planner reads."""
+BIKE_STATUS_MAX_AGE_S = 900
+"""A station's status is unknown when its latest poll is older than this (`gbfs.network_at`)."""
 GRANT_DAYS = 365
 RENEW_WITHIN = timedelta(days=30)
 """`provision_planner` renews a grant that expires sooner than this."""
@@ -161,16 +168,19 @@ def read_rows(
     fields: Sequence[str] = (),
     since: datetime | None = None,
     until: datetime | None = None,
+    sort: tuple[tuple[str, bool], ...] = (),
+    limit: int = ALL_ROWS,
 ) -> pa.Table:
-    """Every row of `spec` the filters select, as `consumer` may see it: access decided (audited), rows
-    scoped, values decrypted then masked; the read is audited with its purpose, trip planning."""
+    """The rows of `spec` the filters select (all, unless `limit`), as `consumer` may see it: access decided
+    (audited), rows scoped, values decrypted then masked; the read is audited with its purpose, trip
+    planning."""
     decision: Decision = access.authorise(hub, consumer, spec)
     if not decision.allowed:
         raise PlannerUnavailable(
             "planner.not_provisioned", f"{consumer.actor}: {decision.reason} on {spec.id}"
         )
     rows_query = query.RowQuery(
-        fields=tuple(fields), filters=tuple(filters), since=since, until=until, limit=ALL_ROWS
+        fields=tuple(fields), filters=tuple(filters), since=since, until=until, sort=sort, limit=limit
     )
     served, decrypted = 0, dict[str, int]()
     try:
@@ -435,3 +445,65 @@ def _stop_update(row: dict[str, Any]) -> StopTimeUpdate:
         departure=_event(row, "departure"),
         schedule_relationship=row["stop_relationship"] or "SCHEDULED",
     )
+
+
+# --- GBFS bike share ----------------------------------------------------------------------------------------
+
+
+def landed_systems(hub: Hub, consumer: Consumer) -> list[str]:
+    """Names of the bike-share systems landed in `transit.bike_stations`, sorted."""
+    rows = read_rows(hub, consumer, BIKE_STATIONS, fields=("system",))
+    return sorted({str(name) for name in rows["system"].to_pylist() if name is not None})
+
+
+def bike_stations(hub: Hub, consumer: Consumer, system: str) -> list[Station]:
+    """The system's landed stations."""
+    in_system = query.Filter(column="system", op="eq", values=(system,))
+    return [
+        Station(
+            station_id=row["station_id"],
+            name=row.get("name") or row["station_id"],
+            lat=row["lat"],
+            lon=row["lon"],
+            capacity=row.get("capacity"),
+            address=row.get("address"),
+        )
+        for row in read_rows(hub, consumer, BIKE_STATIONS, filters=(in_system,)).to_pylist()
+    ]
+
+
+def bike_status(
+    hub: Hub, consumer: Consumer, system: str, at: datetime | None, *, max_age_s: int = BIKE_STATUS_MAX_AGE_S
+) -> list[StatusSnapshot]:
+    """The system's landed polls in the `max_age_s` before `at` (before its latest poll when None), oldest
+    first: what `gbfs.network_at` needs."""
+    in_system = query.Filter(column="system", op="eq", values=(system,))
+    if at is None:
+        newest = read_rows(hub, consumer, BIKE_STATION_STATUS, filters=(in_system,), fields=("polled_at",),
+                           sort=(("polled_at", True),), limit=1)  # fmt: skip
+        if newest.num_rows == 0:
+            return []
+        at = _utc(newest["polled_at"][0].as_py())
+    rows = read_rows(
+        hub,
+        consumer,
+        BIKE_STATION_STATUS,
+        filters=(in_system,),
+        since=at - timedelta(seconds=max_age_s),
+        until=at + timedelta(microseconds=1),
+    )
+    polls: dict[int, list[StationStatus]] = {}
+    for row in rows.to_pylist():
+        reported = row["last_reported"]
+        polls.setdefault(int(_utc(row["polled_at"]).timestamp()), []).append(
+            StationStatus(
+                station_id=row["station_id"],
+                bikes=row["bikes_available"],
+                docks=row["docks_available"] or 0,
+                installed=row["is_installed"] is not False,
+                renting=row["is_renting"] is not False,
+                returning=row["is_returning"] is not False,
+                last_reported=int(_utc(reported).timestamp()) if reported is not None else None,
+            )
+        )
+    return [StatusSnapshot(last_updated=t, stations=tuple(polls[t])) for t in sorted(polls)]
