@@ -18,6 +18,7 @@ from dthub.domains.vehicles.jt808 import (
     Authenticate,
     BatchLocationReport,
     FrameError,
+    FrameSplitter,
     Heartbeat,
     LocationReport,
     Packet,
@@ -194,3 +195,23 @@ def test_positions_are_on_earth_and_timed(frames: list[bytes]) -> None:
 
 def test_the_table_names_only_strings_that_exist(frames: list[bytes]) -> None:
     assert set(REFUSED) | set(EXPECTATIONS) <= set(range(len(frames)))
+
+
+def _outcome(frame: bytes, *, checked: bool = False) -> Packet | str:
+    try:
+        return decode(frame, checked=checked)
+    except FrameError as error:
+        return error.reason
+
+
+def test_a_frame_the_strict_splitter_passed_decodes_the_same_checked() -> None:
+    """The gateway decodes the frames its strict splitter checked with `checked=True` (no second XOR)."""
+    data = b"".join(
+        bytes.fromhex(json.loads(line)["hex"]) for line in need_realdata(FRAMES).read_text().splitlines()
+    )
+    passed = [piece for piece in FrameSplitter().feed(data) if isinstance(piece, bytes)]
+
+    outcomes = [_outcome(frame) for frame in passed]
+
+    assert [_outcome(frame, checked=True) for frame in passed] == outcomes
+    assert sum(isinstance(o, Packet) for o in outcomes) > 50

@@ -453,7 +453,7 @@ class Gateway:
         """The reply to one frame, and the publication its acknowledgement waits for."""
         self.stats.frames += 1
         try:
-            packet = decode(frame)
+            packet = decode(frame, checked=True)  # the connection's strict splitter checked the XOR
         except FrameError as error:
             self._refuse(error, session)
             return None, None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, replace
 
 from dthub.domains.vehicles.jt808._build import fast_constructor
 from dthub.domains.vehicles.jt808.errors import FrameError
-from dthub.domains.vehicles.jt808.framing import unwrap, wrap
+from dthub.domains.vehicles.jt808.framing import ESCAPE, unescape, unwrap, wrap
 from dthub.domains.vehicles.jt808.header import MAX_BODY_LENGTH, Header, Version, header_bytes, parse_header
 from dthub.domains.vehicles.jt808.messages import (
     DECODERS,
@@ -37,9 +37,16 @@ class Packet:
 _new_packet = fast_constructor(Packet)
 
 
-def decode(frame: bytes, *, lenient: bool = False) -> Packet:
-    """One frame, flags included -> header and message; `lenient` for captures (see `framing.unwrap`)."""
-    content, waived = unwrap(frame, lenient=lenient)
+def decode(frame: bytes, *, lenient: bool = False, checked: bool = False) -> Packet:
+    """One frame, flags included -> header and message; `lenient` for captures (see `framing.unwrap`).
+
+    `checked`: the frame is one a strict `FrameSplitter` gave, which checked its flags, escaping and XOR
+    already; they are not checked again (the gateway decodes every frame it splits)."""
+    if checked:
+        inner = frame[1:-1]
+        content, waived = (unescape(inner) if ESCAPE in inner else inner)[:-1], None
+    else:
+        content, waived = unwrap(frame, lenient=lenient)
     try:
         header, offset = parse_header(content)
         if header.package_total is None and not header.encryption:  # decode_body's common case, inlined
