@@ -113,7 +113,14 @@ class Terminal(asyncio.Protocol):
             self.done.set_result(self.acknowledged)
 
     def data_received(self, data: bytes) -> None:
-        for piece in self.splitter.feed(data):
+        whole = (  # the usual read: one whole frame, nothing held before it
+            self.done is not None
+            and not self.splitter.pending_bytes
+            and len(data) > 2
+            and data[0] == 0x7E
+            and data.find(0x7E, 1) == len(data) - 1
+        )
+        for piece in [data] if whole else self.splitter.feed(data):
             if not isinstance(piece, bytes):
                 continue
             if self.done is None:
