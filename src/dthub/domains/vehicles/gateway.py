@@ -322,7 +322,8 @@ class _Terminal(asyncio.Protocol):
             return
         self.gateway.stats.acknowledged += reports
         self._write(replies)
-        if self.held and self.session is not None and not self.session.shed:
+        gone = self.session is None or self.session.shed or self.transport.is_closing()
+        if self.held and not gone:  # a connection lost or shed meanwhile is read no more
             held = b"".join(self.held)
             self.held.clear()
             self._handle(self.splitter.feed(held))
