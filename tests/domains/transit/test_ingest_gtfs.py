@@ -20,7 +20,9 @@ from dthub.hub.ingest import ingest_bytes
 from fixtures.hub import REALDATA, need_realdata
 
 BROKEN = {
-    "agency.txt": "agency_name,agency_url,agency_timezone\nDemo,https://example.org,Asia/Shanghai\n",
+    "agency.txt": "agency_id,agency_name,agency_url,agency_timezone\n"
+    "D1,Demo,https://example.org,Asia/Shanghai\n"
+    "D2,Other,https://example.org,Mars/Olympus\n",  # row 2: not an IANA time zone
     "stops.txt": "stop_id,stop_name,stop_lat,stop_lon,parent_station\n"
     "A,Alpha, 39.10,117.20,\n"
     "B,Beta,39.11,117.21,\n"
@@ -40,6 +42,11 @@ BROKEN = {
     "calendar.txt": "service_id,monday,tuesday,wednesday,thursday,friday,saturday,sunday,"
     "start_date,end_date\n"
     "WK,1,1,1,1,1,0,0,20260101,20991231\n",
+    "transfers.txt": "from_stop_id,to_stop_id,transfer_type,min_transfer_time\n"
+    "A,B,2,180\n"
+    "A,Z,2,180\n"  # row 2: unknown stop
+    "B,A,9,\n"  # row 3: not a transfer type
+    "B,B,x,\n",  # row 4: not an integer
 }
 
 
@@ -68,8 +75,26 @@ def test_broken_feed_lands_good_rows_and_quarantines_the_rest_with_the_validator
         "transit.stop_times": (7, 2, 5),
         "transit.calendar": (1, 1, 0),
         "transit.calendar_dates": (0, 0, 0),
-        "transit.gtfs_findings": (8, 8, 0),
+        "transit.agencies": (2, 1, 1),
+        "transit.transfers": (4, 1, 3),
+        "transit.gtfs_findings": (10, 10, 0),
     }
+    assert quarantined(hub, "transit.agencies") == [(2, "rule.timezone_known")]
+    assert quarantined(hub, "transit.transfers") == [
+        (2, "gtfs.foreign_key_violation"),
+        (3, "rule.transfer_type_in_range"),
+        (4, "gtfs.invalid_integer"),
+    ]
+    agencies = hub.table("transit.agencies", hub.connect()).to_pyarrow()
+    assert agencies.select(["agency_id", "feed", "name", "timezone"]).to_pylist() == [
+        {"agency_id": "demo:D1", "feed": "demo", "name": "Demo", "timezone": "Asia/Shanghai"}
+    ]
+    transfers = hub.table("transit.transfers", hub.connect()).to_pyarrow()
+    assert transfers.select(["from_stop_id", "to_stop_id", "from_trip_id", "transfer_type",
+                             "min_transfer_time", "feed"]).to_pylist() == [
+        {"from_stop_id": "demo:A", "to_stop_id": "demo:B", "from_trip_id": None, "transfer_type": 2,
+         "min_transfer_time": 180, "feed": "demo"}
+    ]  # fmt: skip
     assert quarantined(hub, "transit.stops") == [
         (3, "gtfs.invalid_float"),
         (4, "gtfs.foreign_key_violation"),
@@ -115,7 +140,9 @@ def test_broken_feed_lands_good_rows_and_quarantines_the_rest_with_the_validator
         ("duplicate_key", "ERROR", "stop_times.txt", 6, "trip_id,stop_sequence"),
         ("foreign_key_violation", "ERROR", "stop_times.txt", 7, "trip_id"),
         ("foreign_key_violation", "ERROR", "stop_times.txt", 3, "stop_id"),
-    ]
+        ("invalid_integer", "ERROR", "transfers.txt", 4, "transfer_type"),
+        ("foreign_key_violation", "ERROR", "transfers.txt", 2, "to_stop_id"),
+    ]  # a transfer_type out of 0-5 and an unknown time zone are refused by the datasets' rules
 
 
 def test_a_fixed_record_replays_and_lands(hub: Hub, broken_feed: Path) -> None:
@@ -153,8 +180,14 @@ def test_real_feed_lands_whole_with_ids_namespaced(hub: Hub) -> None:
         "transit.stop_times": (37790, 0),
         "transit.calendar": (4, 0),
         "transit.calendar_dates": (9, 0),
+        "transit.agencies": (1, 0),
+        "transit.transfers": (0, 0),
         "transit.gtfs_findings": (1, 0),  # expired_calendar: the feed is of 2014
     }
+    agencies = hub.table("transit.agencies", hub.connect()).to_pyarrow()
+    assert agencies.select(["agency_id", "timezone", "lang"]).to_pylist() == [
+        {"agency_id": "cairns:", "timezone": "Australia/Brisbane", "lang": "en"}  # agency_id left blank
+    ]
     trips = hub.table("transit.trips", hub.connect()).to_pyarrow()
     assert all(t.startswith("cairns:") for t in trips["trip_id"].to_pylist())
 

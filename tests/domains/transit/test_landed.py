@@ -1,20 +1,37 @@
-"""Feeds read back from the landed `transit.*` datasets plan exactly as the files they landed from (but for
-transfers.txt, which is not landed); landed TripUpdate rows become the TripUpdates of their latest
+"""Feeds read back from the landed `transit.*` datasets plan exactly as the files they landed from (their
+minimum transfer times and time zone included); landed TripUpdate rows become the TripUpdates of their latest
 FeedMessage; landed GBFS status gives each station's availability as the files do."""
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
 
 from dthub.domains.transit.gbfs import network_at, read_station_information, read_station_status
-from dthub.domains.transit.gtfs import Feed, read_feed
-from dthub.domains.transit.landed import bike_stations, bike_status, landed_feed, planner, updates_of
-from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
+from dthub.domains.transit.gtfs import feed_bytes, read_feed
+from dthub.domains.transit.ingest.gtfs import ADAPTERS, GtfsAgency
+from dthub.domains.transit.landed import (
+    bike_stations,
+    bike_status,
+    landed_feed,
+    planner,
+    provision_planner,
+    updates_of,
+)
+from dthub.domains.transit.plan import plan
+from dthub.domains.transit.realtime import Schedule, StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
 from dthub.domains.transit.timetable import Timetable, build_timetable
+from dthub.hub import identity
+from dthub.hub.classification import Level
+from dthub.hub.core import Hub
+from dthub.hub.identity import Role
+from dthub.hub.ingest import ingest_bytes
 from fixtures.planner import BOULDER, BOULDER_GBFS, FEEDS, PlannerHub, planner_app
 
 __all__ = ["planner_app"]
@@ -54,15 +71,65 @@ def test_a_landed_feed_gives_the_timetable_of_its_file(planner_app: PlannerHub, 
     hub = planner_app.hub
     landed = landed_feed(hub, planner(hub), name)
     from_file = read_feed(FEEDS[name], name=name)
-    if from_file.has("transfers.txt"):  # not landed (no transit.transfers dataset): the one known difference
-        assert not landed.has("transfers.txt")
-        landed = Feed(landed.name, {**landed.tables, "transfers.txt": from_file.get("transfers.txt")})
-    for file in ("stops.txt", "trips.txt", "stop_times.txt"):
+    for file in ("agency.txt", "stops.txt", "trips.txt", "stop_times.txt", "transfers.txt"):
+        assert landed.has(file) == from_file.has(file), file
         assert landed.get(file).num_rows == from_file.get(file).num_rows, file
+    assert Schedule(landed).timezone == Schedule(from_file).timezone
     day = DAYS[name]
     want = network(build_timetable([from_file], day, walk_radius_m=400))
     assert len(want["trips"]) > 100
     assert network(build_timetable([landed], day, walk_radius_m=400)) == want
+
+
+def test_random_plans_on_the_landed_nyc_subway_are_those_on_its_file(planner_app: PlannerHub) -> None:
+    """300 seeded random stop-to-stop plans in the morning: the same itineraries (the feed's 180 s
+    transfers between platforms included) whether the timetable is built from the file or the landed rows."""
+    hub = planner_app.hub
+    day = DAYS["subway"]
+    landed = build_timetable([landed_feed(hub, planner(hub), "subway")], day, walk_radius_m=400)
+    from_file = build_timetable([read_feed(FEEDS["subway"], name="subway")], day, walk_radius_m=400)
+    rng = random.Random(300)
+    stops = range(from_file.stops)
+    differ, found = [], 0
+    for _ in range(300):
+        a, b = rng.sample(stops, 2)
+        start, end = ((float(from_file.stop_lat[s]), float(from_file.stop_lon[s])) for s in (a, b))
+        leave = rng.randrange(6 * 3600, 10 * 3600)
+        want = plan(from_file, start, end, leave, access_radius_m=200, max_rounds=5)["plan"]["itineraries"]
+        got = plan(landed, start, end, leave, access_radius_m=200, max_rounds=5)["plan"]["itineraries"]
+        found += bool(want)
+        if got != want:
+            differ.append((str(from_file.stop_ids[a]), str(from_file.stop_ids[b]), leave))
+    assert found > 250
+    assert differ == []
+
+
+TINY = {
+    "agency.txt": "agency_name,agency_url,agency_timezone\nTiny,https://example.org,Europe/Paris\n",
+    "stops.txt": "stop_id,stop_name,stop_lat,stop_lon\nA,Alpha,48.85,2.35\nB,Beta,48.86,2.36\n",
+    "routes.txt": "route_id,route_short_name,route_type\nR,1,3\n",
+    "trips.txt": "route_id,service_id,trip_id\nR,WK,T\n",
+    "stop_times.txt": "trip_id,arrival_time,departure_time,stop_id,stop_sequence\n"
+    "T,08:00:00,08:00:00,A,1\nT,08:05:00,08:05:00,B,2\n",
+}
+
+
+def test_a_feed_landed_without_its_agency_takes_the_hubs_time_zone(hub: Hub, tmp_path: Path) -> None:
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    for name, text in TINY.items():
+        (folder / name).write_text(text)
+    data = feed_bytes(folder)
+    for adapter in ADAPTERS:
+        if adapter.name != "gtfs.agency":
+            ingest_bytes(hub, replace(adapter, feed="tiny"), data, source=str(folder))
+    admin = identity.add_person(hub.store, "root", name="root", password="correct horse battery",
+                                role=Role.ADMIN, clearance=Level.CORE, by="cli")  # fmt: skip
+    provision_planner(hub, admin)
+    assert hub.settings.transit_timezone == "Asia/Shanghai"
+    assert str(Schedule(landed_feed(hub, planner(hub), "tiny")).timezone) == "Asia/Shanghai"
+    ingest_bytes(hub, GtfsAgency(feed="tiny"), data, source=str(folder))
+    assert str(Schedule(landed_feed(hub, planner(hub), "tiny")).timezone) == "Europe/Paris"
 
 
 T0 = datetime(2019, 5, 1, 13, 0, tzinfo=UTC)

@@ -184,11 +184,13 @@ SECOND_TRIP = "14497268-MAR19-MVS-BUS-Weekday-01"
 LATER = SENT + timedelta(seconds=60)
 
 
-def test_absolute_times_are_read_in_the_hubs_time_zone(
+def test_absolute_times_are_read_in_the_feeds_time_zone(
     landed: PlannerHub, metro: Feed, scheduled: Timetable
 ) -> None:
     """A TripUpdate with an absolute arrival time (POSIX seconds) at the 4th stop, 4 minutes late: applied
-    from the landed feed in `DTHUB_TRANSIT_TIMEZONE` (America/Chicago here) as from the file's agency.txt."""
+    from the landed feed in its landed agency_timezone (America/Chicago; the hub's `DTHUB_TRANSIT_TIMEZONE`
+    is Asia/Shanghai here) as from the file's agency.txt."""
+    assert landed.hub.settings.transit_timezone != "America/Chicago"
     trip = list(scheduled.trip_ids).index(f"metro:{SECOND_TRIP}")
     pattern = int(np.searchsorted(scheduled.pattern_trip_start, trip, side="right") - 1)
     row = trip - int(scheduled.pattern_trip_start[pattern])

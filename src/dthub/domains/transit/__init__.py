@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from dthub.domains.transit.api import maas_router, router
 from dthub.domains.transit.datasets import (
+    AGENCIES,
     CALENDAR,
     CALENDAR_DATES,
     GTFS_FINDINGS,
     ROUTES,
     STOP_TIMES,
     STOPS,
+    TRANSFERS,
     TRIPS,
 )
 from dthub.domains.transit.gbfs_ingest import (
@@ -47,7 +49,18 @@ DOMAIN = Domain(
     name="transit",
     title_zh="公共交通",
     title_en="Public transport",
-    datasets=(STOPS, ROUTES, TRIPS, STOP_TIMES, CALENDAR, CALENDAR_DATES, GTFS_FINDINGS, *REALTIME_DATASETS),
+    datasets=(
+        AGENCIES,
+        STOPS,
+        ROUTES,
+        TRIPS,
+        STOP_TIMES,
+        CALENDAR,
+        CALENDAR_DATES,
+        TRANSFERS,
+        GTFS_FINDINGS,
+        *REALTIME_DATASETS,
+    ),
     adapters=(*GTFS_ADAPTERS, *REALTIME_ADAPTERS),
     router=router,
 )

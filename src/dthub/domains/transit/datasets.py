@@ -1,14 +1,16 @@
-"""Catalog entries of the transit domain: GTFS stops, routes, trips, stop times and service calendars, ids
-namespaced by feed (`<feed>:<id>`) so that ids colliding across feeds stay apart, and the validation findings
-of each feed version landed (`transit.ingest.gtfs`)."""
+"""Catalog entries of the transit domain: GTFS agencies, stops, routes, trips, stop times, service calendars
+and transfers, ids namespaced by feed (`<feed>:<id>`) so that ids colliding across feeds stay apart, and the
+validation findings of each feed version landed (`transit.ingest.gtfs`)."""
 
 from __future__ import annotations
+
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pyarrow as pa
 
 from dthub.domains.transit.gtfs import WEEKDAYS
 from dthub.hub.classification import Level
-from dthub.hub.dataset import DatasetSpec, in_range, one_of
+from dthub.hub.dataset import DatasetSpec, Rule, in_range, one_of
 
 OWNER = "市交通运输委 公共交通处 (public transport division)"
 
@@ -37,10 +39,33 @@ def _spec(
     )
 
 
+def known_zone(name: str | None) -> bool | None:
+    """Whether `name` is an IANA time zone (None when empty)."""
+    if name is None:
+        return None
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return False
+    return True
+
+
+def _zones(column: str) -> Rule:
+    """`column` is empty or an IANA time zone (the canonical validator's `invalid_timezone`)."""
+    return Rule(
+        name=f"{column}_known",
+        description=f"{column} is empty or an IANA time zone, e.g. Asia/Shanghai",
+        columns=(column,),
+        check=lambda rows: pa.array([known_zone(z) for z in rows[column].to_pylist()], pa.bool_()),
+    )
+
+
 RULES = {
+    "transit.agencies": (_zones("timezone"),),
     "transit.stops": (in_range("stop_lat", -90, 90), in_range("stop_lon", -180, 180)),
     "transit.calendar_dates": (in_range("exception_type", 1, 2),),
     "transit.gtfs_findings": (one_of("severity", ("ERROR", "WARNING", "INFO")),),
+    "transit.transfers": (in_range("transfer_type", 0, 5), in_range("min_transfer_time", 0, 86_400)),
 }
 
 
@@ -137,6 +162,46 @@ CALENDAR_DATES = _spec(
         _field("exception_type", pa.int32(), "1 added, 2 removed"),
     ],
     ("service_id", "date"),
+)
+AGENCIES = _spec(
+    "transit.agencies",
+    "运营单位",
+    "Transit agencies",
+    "GTFS agency.txt of every feed: the operators, and the time zone (时区) the feed's times are in.",
+    [
+        _field("agency_id", pa.string(), "`<feed>:<agency_id>`, `<feed>:` if left blank", nullable=False),
+        _field("feed", pa.string(), "Feed the agency comes from", nullable=False),
+        _field("name", pa.string(), "agency_name"),
+        _field("url", pa.string(), "agency_url"),
+        _field("timezone", pa.string(), "agency_timezone, IANA (e.g. Asia/Shanghai)"),
+        _field("lang", pa.string(), "agency_lang"),
+        _field("phone", pa.string(), "agency_phone"),
+    ],
+    ("agency_id",),
+)
+TRANSFERS = _spec(
+    "transit.transfers",
+    "换乘规则",
+    "Transit transfers",
+    "GTFS transfers.txt of every feed: how riders may change between stops, routes or trips (换乘), "
+    "with the minimum transfer time where the feed asks one.",
+    [
+        _field("from_stop_id", pa.string(), "`<feed>:<stop_id>` (stop or station) the rider leaves"),
+        _field("to_stop_id", pa.string(), "`<feed>:<stop_id>` the rider boards at"),
+        _field("from_route_id", pa.string(), "`<feed>:<route_id>`, when the rule is for one route"),
+        _field("to_route_id", pa.string(), "`<feed>:<route_id>`, when the rule is for one route"),
+        _field("from_trip_id", pa.string(), "`<feed>:<trip_id>`, when the rule is for one trip"),
+        _field("to_trip_id", pa.string(), "`<feed>:<trip_id>`, when the rule is for one trip"),
+        _field(
+            "transfer_type",
+            pa.int32(),
+            "0 recommended, 1 timed, 2 minimum time, 3 not possible, 4 in-seat, 5 re-board",
+            nullable=False,
+        ),
+        _field("min_transfer_time", pa.int32(), "Seconds a type-2 transfer needs"),
+        _field("feed", pa.string(), "Feed the transfer comes from", nullable=False),
+    ],
+    ("from_stop_id", "to_stop_id", "from_trip_id", "to_trip_id", "from_route_id", "to_route_id"),
 )
 GTFS_FINDINGS = _spec(
     "transit.gtfs_findings",

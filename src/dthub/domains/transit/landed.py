@@ -8,12 +8,11 @@ masked as the decision says and written to the audit log with its purpose, as `h
 route. Riders do not read the datasets: they get itineraries.
 
 A feed landed by the `gtfs.*` adapters is rebuilt as a `gtfs.Feed` (ids without their `<feed>:` namespace,
-values as the GTFS text they came from), so `build_timetable` plans on it as on the files. The landed
-datasets hold no agency.txt: the feed's time zone, which GTFS-RT absolute times need, is the hub's setting
-`DTHUB_TRANSIT_TIMEZONE`. Nor transfers.txt: a feed's minimum transfer times are not applied, only the
-walks the timetable generates between nearby stops (on the NYC subway, whose transfers.txt asks 180 s
-between the platforms of a station, 71 of 300 random plans arrive earlier than on the files; with
-transfers.txt the two give the same itineraries).
+values as the GTFS text they came from), so `build_timetable` plans on it as on the files: agency.txt
+(`transit.agencies`), whose agency_timezone turns GTFS-RT absolute times into times of the service day (时区),
+and transfers.txt (`transit.transfers`), whose minimum transfer times the timetable applies, with stops,
+routes, trips, stop times and calendars. A feed landed without an agency row (before `transit.agencies`
+existed) takes the hub's setting `DTHUB_TRANSIT_TIMEZONE` as its time zone.
 
 TripUpdates belong to a feed when they landed with `source` equal to the feed's name; per trip, the rows of
 the latest FeedMessage at or before the moment asked, and no older than `DTHUB_TRANSIT_REALTIME_MAX_AGE_S`.
@@ -31,7 +30,16 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import func, select
 
-from dthub.domains.transit.datasets import CALENDAR, CALENDAR_DATES, ROUTES, STOP_TIMES, STOPS, TRIPS
+from dthub.domains.transit.datasets import (
+    AGENCIES,
+    CALENDAR,
+    CALENDAR_DATES,
+    ROUTES,
+    STOP_TIMES,
+    STOPS,
+    TRANSFERS,
+    TRIPS,
+)
 from dthub.domains.transit.gbfs import Station, StationStatus, StatusSnapshot
 from dthub.domains.transit.gbfs_ingest import BIKE_STATION_STATUS, BIKE_STATIONS
 from dthub.domains.transit.gtfs import WEEKDAYS, Feed
@@ -51,7 +59,16 @@ from dthub.hub.tables import BatchRow, LakeFileRow, utcnow
 PLANNER_ID = "maas-planner"
 PLANNER_NAME = "出行规划服务 Trip planner (service identity)"
 PURPOSE = "trip planning (行程规划)"
-GTFS_DATASETS: tuple[DatasetSpec, ...] = (STOPS, ROUTES, TRIPS, STOP_TIMES, CALENDAR, CALENDAR_DATES)
+GTFS_DATASETS: tuple[DatasetSpec, ...] = (
+    AGENCIES,
+    STOPS,
+    ROUTES,
+    TRIPS,
+    STOP_TIMES,
+    CALENDAR,
+    CALENDAR_DATES,
+    TRANSFERS,
+)
 BIKE_DATASETS: tuple[DatasetSpec, ...] = (BIKE_STATIONS, BIKE_STATION_STATUS)
 PLANNER_DATASETS: tuple[DatasetSpec, ...] = (*GTFS_DATASETS, STOP_TIME_UPDATES, *BIKE_DATASETS)
 """What the planner reads."""
@@ -261,6 +278,18 @@ def _time(values: pa.ChunkedArray) -> pa.ChunkedArray:
 ID, TEXT = "id", "text"
 FILES: tuple[tuple[str, DatasetSpec, dict[str, tuple[str, str]]], ...] = (
     (
+        "agency.txt",
+        AGENCIES,
+        {
+            "agency_id": ("agency_id", ID),
+            "agency_name": ("name", TEXT),
+            "agency_url": ("url", TEXT),
+            "agency_timezone": ("timezone", TEXT),
+            "agency_lang": ("lang", TEXT),
+            "agency_phone": ("phone", TEXT),
+        },
+    ),
+    (
         "stops.txt",
         STOPS,
         {
@@ -327,6 +356,20 @@ FILES: tuple[tuple[str, DatasetSpec, dict[str, tuple[str, str]]], ...] = (
             "exception_type": ("exception_type", TEXT),
         },
     ),
+    (
+        "transfers.txt",
+        TRANSFERS,
+        {
+            "from_stop_id": ("from_stop_id", ID),
+            "to_stop_id": ("to_stop_id", ID),
+            "from_route_id": ("from_route_id", ID),
+            "to_route_id": ("to_route_id", ID),
+            "from_trip_id": ("from_trip_id", ID),
+            "to_trip_id": ("to_trip_id", ID),
+            "transfer_type": ("transfer_type", TEXT),
+            "min_transfer_time": ("min_transfer_time", TEXT),
+        },
+    ),
 )
 """Each GTFS file the timetable reads, the dataset it landed in, and its columns there."""
 
@@ -353,15 +396,16 @@ def gtfs_table(rows: pa.Table, columns: dict[str, tuple[str, str]], name: str) -
 
 
 def landed_feed(hub: Hub, consumer: Consumer, name: str) -> Feed:
-    """The GTFS feed `name` as landed, read as `consumer` (see the module docstring); agency.txt holds only
-    the hub's time zone."""
+    """The GTFS feed `name` as landed, read as `consumer` (see the module docstring); without a landed
+    agency, agency.txt holds only the hub's time zone (`DTHUB_TRANSIT_TIMEZONE`)."""
     tables: dict[str, pa.Table] = {}
     for file, spec, columns in FILES:
         in_feed = _in_feed(name) if "feed" in spec.schema.names else _namespaced("trip_id", name)
         rows = read_rows(hub, consumer, spec, filters=(in_feed,))
         if rows.num_rows or file in ("stops.txt", "routes.txt", "trips.txt", "stop_times.txt"):
             tables[file] = gtfs_table(rows, columns, name)
-    tables["agency.txt"] = pa.table({"agency_timezone": pa.array([hub.settings.transit_timezone])})
+    if "agency.txt" not in tables:
+        tables["agency.txt"] = pa.table({"agency_timezone": pa.array([hub.settings.transit_timezone])})
     return Feed(name, tables)
 
 

@@ -15,7 +15,7 @@ Locations are 1-based data rows of the file (the header is row 0), as in the fin
 row is JSON of the feed, file, row and values, which `parse_raw` reads back (references are not checked on
 replay: the other files are not there; a steward who fixes a row vouches for them).
 
-    dthub ingest -a gtfs.stops subway.zip     # then gtfs.routes, gtfs.trips, gtfs.stop_times, ...
+    dthub ingest -a gtfs.stops subway.zip     # then gtfs.agency, gtfs.routes, gtfs.trips, ..., gtfs.transfers
 
 `ingest_feed` runs every adapter over one feed; they share one `FeedCheck`, so that the feed is read and
 validated once (not once per file, and the structural checks of stop_times.txt not twice).
@@ -55,7 +55,9 @@ if TYPE_CHECKING:
     from dthub.hub.core import Hub
     from dthub.hub.ingest import BatchResult
 
-Kind = Literal["id", "text", "int", "float", "time", "date", "flag"]
+Kind = Literal["id", "key", "text", "int", "float", "time", "date", "flag"]
+"""`id`: namespaced by the feed, empty stays empty; `key`: namespaced, empty is `<feed>:` (agency_id, which
+a feed of one agency may leave blank)."""
 
 PATTERNS: dict[Kind, tuple[str, str]] = {
     "int": (r"^[+-]?\d+$", "invalid_integer"),
@@ -100,6 +102,7 @@ class FeedCheck:
 
 TYPES: dict[Kind, pa.DataType] = {
     "id": pa.string(),
+    "key": pa.string(),
     "text": pa.string(),
     "int": pa.int32(),
     "float": pa.float64(),
@@ -252,6 +255,9 @@ def convert(
         text = pa.nulls(table.num_rows, pa.string())
     if column.kind == "id":
         return pc.binary_join_element_wise(pa.scalar(feed), text, ":"), np.zeros(table.num_rows, bool)
+    if column.kind == "key":
+        filled = pc.fill_null(text, "")
+        return pc.binary_join_element_wise(pa.scalar(feed), filled, ":"), np.zeros(table.num_rows, bool)
     if column.kind == "text":
         return text, np.zeros(table.num_rows, bool)
     pattern = PATTERNS[column.kind][0]
@@ -366,6 +372,43 @@ class GtfsCalendarDates(GtfsFile):
     )
 
 
+class GtfsAgency(GtfsFile):
+    """agency.txt → `transit.agencies`: the operators and the feed's time zone (an unknown zone is refused,
+    `rule.timezone_known`)."""
+
+    name: ClassVar[str] = "gtfs.agency"
+    dataset: ClassVar[str] = "transit.agencies"
+    file: ClassVar[str] = "agency.txt"
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("agency_id", "agency_id", "key"),
+        Column("name", "agency_name", "text"),
+        Column("url", "agency_url", "text"),
+        Column("timezone", "agency_timezone", "text"),
+        Column("lang", "agency_lang", "text"),
+        Column("phone", "agency_phone", "text"),
+    )
+
+
+class GtfsTransfers(GtfsFile):
+    """transfers.txt → `transit.transfers`. A transfer from or to a stop the feed lacks is refused
+    (`gtfs.foreign_key_violation`), as is a transfer_type that is not an integer (`gtfs.invalid_integer`) or
+    not 0-5 (`rule.transfer_type_in_range`)."""
+
+    name: ClassVar[str] = "gtfs.transfers"
+    dataset: ClassVar[str] = "transit.transfers"
+    file: ClassVar[str] = "transfers.txt"
+    columns: ClassVar[tuple[Column, ...]] = (
+        Column("from_stop_id", "from_stop_id", "id"),
+        Column("to_stop_id", "to_stop_id", "id"),
+        Column("from_route_id", "from_route_id", "id"),
+        Column("to_route_id", "to_route_id", "id"),
+        Column("from_trip_id", "from_trip_id", "id"),
+        Column("to_trip_id", "to_trip_id", "id"),
+        Column("transfer_type", "transfer_type", "int"),
+        Column("min_transfer_time", "min_transfer_time", "int"),
+    )
+
+
 @dataclass(frozen=True)
 class GtfsFindings:
     """The whole feed → `transit.gtfs_findings`: every finding of `transit.validate.validate`, located.
@@ -434,12 +477,14 @@ def _findings_table(records: list[dict[str, Any]]) -> pa.Table:
 
 
 ADAPTERS = (
+    GtfsAgency(),
     GtfsStops(),
     GtfsRoutes(),
     GtfsTrips(),
     GtfsStopTimes(),
     GtfsCalendar(),
     GtfsCalendarDates(),
+    GtfsTransfers(),
     GtfsFindings(),
 )
 """Every GTFS adapter, in the order `ingest_feed` runs them."""
