@@ -9,6 +9,7 @@ refused), never with a traceback. Tables are drawn by `dthub.console`.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -196,12 +197,22 @@ def ingest(
     ],
     glob: Annotated[str, typer.Option(help="Files of a folder to read (a glob pattern).")] = "*",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per batch.")] = False,
+    source: Annotated[
+        str | None,
+        typer.Option(
+            help="Name the rows land under, for adapters that take one: the feed of GTFS-RT (the planner "
+            "applies TripUpdates landed under a GTFS feed's name), the system of GBFS. Default: the "
+            "adapter's (gtfsrt, gbfs ...)."
+        ),
+    ] = None,
 ) -> None:
     """接入 Ingest source files through an adapter into its dataset; files already committed are skipped.
 
     Refused records are quarantined with reason, line and raw text; that is normal, the exit code stays 0.
     """
     adapter = lookup(registry().adapter, adapter_name)
+    if source is not None:
+        adapter = named_source(adapter, source)
     files = source_files(paths, glob, folders_are_sources=hasattr(adapter, "for_source"))
 
     def echo(result: BatchResult) -> None:
@@ -217,6 +228,25 @@ def ingest(
         report_quarantined(out, results, adapter.dataset)
     if failure is not None:
         fail(failure, REFUSED)
+
+
+SOURCE_FIELDS = ("source", "system")
+"""Adapter fields `dthub ingest --source` sets: a GTFS-RT feed, a GBFS system."""
+
+
+def named_source(adapter: Adapter, name: str) -> Adapter:
+    """`adapter` landing its rows under `name`; a name that is not a feed name, or an adapter that takes
+    none, ends the command."""
+    from dthub.domains.transit.api import FEED_NAME
+
+    if not FEED_NAME.match(name) or ".." in name:
+        fail(f"not a source name: {name!r} (letters, digits, _ and -, e.g. subway)", BAD_INPUT)
+    fields: dict[str, object] = getattr(adapter, "__dataclass_fields__", {})  # a frozen dataclass
+    for field in SOURCE_FIELDS:
+        if field in fields:
+            named: Adapter = dataclasses.replace(adapter, **{field: name})  # type: ignore[type-var]
+            return named
+    fail(f"{adapter.name} takes no --source (its rows name no feed or system)", BAD_INPUT)
 
 
 def source_files(paths: Sequence[Path], glob: str, *, folders_are_sources: bool = False) -> list[Path]:
@@ -1174,29 +1204,38 @@ def plan_trip(
     origin: Annotated[str, typer.Argument(help="Stop id (`<feed>:<stop_id>` or a bare one) or `lat,lon`.")],
     destination: Annotated[str, typer.Argument(help="Stop id or `lat,lon`.")],
     day: Annotated[str, typer.Option("--date", help="Service date, YYYY-MM-DD.")],
-    feed: Annotated[list[str], typer.Option(help="GTFS feed under $DTHUB_REALDATA/gtfs, repeatable.")],
+    feed: Annotated[
+        list[str], typer.Option(help="Landed GTFS feed (the `feed` of transit.*, e.g. subway), repeatable.")
+    ],
     depart: Annotated[str, typer.Option("--time", help="Departure, HH:MM[:SS].")] = "08:00",
     max_transfers: Annotated[int, typer.Option(min=0, max=10)] = 4,
     walk_radius_m: Annotated[float, typer.Option(min=1, max=2000, help="Walks, m.")] = 400,
     as_json: Annotated[bool, typer.Option("--json", help="Print the OTP-like plan JSON.")] = False,
 ) -> None:
-    """出行规划 Plan a trip over GTFS feeds (RAPTOR), each itinerary priced; the network loads under a
-    progress bar on stderr."""
+    """出行规划 Plan a trip over the landed GTFS feeds (RAPTOR), read as the planner's service identity
+    (provisioned by `dthub access planner`), each itinerary priced; the network loads under a progress bar
+    on stderr."""
     from datetime import date
 
     from dthub.domains.transit import planning
+    from dthub.domains.transit.landed import PlannerUnavailable
     from dthub.domains.transit.plan import plan
 
-    settings = load_settings()
     try:
         service_day = date.fromisoformat(day)
-        paths = planning.feed_paths(settings.realdata, feed)
         departure = planning.seconds(depart)
-        tt = planning.load_network(paths, service_day, walk_radius_m=walk_radius_m, walk_speed_mps=1.2,
-                                   console=show.make_console(stderr=True))  # fmt: skip
-        ends = planning.place(tt, origin), planning.place(tt, destination)
     except ValueError as exc:
         fail(str(exc), BAD_INPUT)
+    with open_hub(load_settings()) as hub:
+        try:
+            stderr = show.make_console(stderr=True)
+            tt = planning.load_network(hub, feed, service_day, walk_radius_m=walk_radius_m,
+                                       walk_speed_mps=1.2, console=stderr)  # fmt: skip
+            ends = planning.place(tt, origin), planning.place(tt, destination)
+        except PlannerUnavailable as exc:
+            fail(exc.detail, REFUSED)
+        except ValueError as exc:
+            fail(str(exc), BAD_INPUT)
     answer = plan(tt, *ends, departure, access_radius_m=walk_radius_m, max_rounds=max_transfers + 1)
     if as_json:
         typer.echo(show.to_json(answer))

@@ -8,9 +8,11 @@ status as GBFS files through `gbfs.station_information` and `gbfs.station_status
 `<home>/demo-city-simulated/`, so lineage names it as simulated too. A linear autoregression per segment is
 fitted on the simulated speeds and issues the first forecasts (`train_forecasts`).
 
-The trip planner reads feeds from `<DTHUB_REALDATA>/gtfs/` only, so the demo serves a view of the real data
-folder (`<home>/demo-realdata/`: links to each entry of the real one) in which `gtfs/tianjin_simulated` is
-the generated feed (`realdata_view`). Nothing is copied.
+The trip planner plans on the feeds landed in `transit.*` (the generated one lands as `tianjin_simulated`),
+read as its service identity `maas-planner` (`domains/transit/landed.py`). The routes that still read
+static GTFS from files under `DTHUB_REALDATA` (GTFS-RT matching, `domains/transit/realtime_api.py`) see a view
+of the real data folder (`<home>/demo-realdata/`: links to each entry of the real one) in which
+`gtfs/tianjin_simulated` is the generated feed (`realdata_view`). Nothing is copied.
 """
 
 from __future__ import annotations
@@ -141,7 +143,8 @@ def train_forecasts(hub: Hub, start: datetime, now: datetime) -> str:
 
 def realdata_view(home: Path, realdata: Path, feed: Path) -> Path:
     """`<home>/demo-realdata`: a link to each entry of `realdata`, and under `gtfs/` a link to each real
-    feed and `tianjin_simulated` to the demo feed. Made anew on each call."""
+    feed and `tianjin_simulated` to the demo feed, for the routes that read static GTFS files (GTFS-RT
+    matching; the planner reads the landed feed instead). Made anew on each call."""
     view = home / VIEW
     gtfs_view = view / "gtfs"
     for folder in (gtfs_view, view):

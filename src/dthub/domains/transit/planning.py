@@ -1,12 +1,13 @@
-"""Planning from the command line (`dthub plan`): feeds by name, places as stop ids or `lat,lon`, the network
-loaded under a progress bar, itineraries as a table (with their fares) or the plan JSON."""
+"""Planning from the command line (`dthub plan`): feeds by the name they landed as in `transit.*`, read
+through the hub as the planner's service identity (`transit.landed`: application `maas-planner`,
+access-checked, audited for trip planning, as the plan API reads them), places as stop ids or `lat,lon`, the
+network loaded under a progress bar, itineraries as a table (with their fares) or the plan JSON."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -14,8 +15,9 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from dthub.domains.transit.api import FEED_NAME
-from dthub.domains.transit.gtfs import read_feed
+from dthub.domains.transit.landed import landed_feed, landed_feeds, planner
 from dthub.domains.transit.timetable import Timetable, build_timetable
+from dthub.hub.core import Hub
 
 COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
 CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
@@ -25,19 +27,16 @@ class PlanInputError(ValueError):
     """A feed, place or time the planner cannot use; the message quotes it."""
 
 
-def feed_paths(realdata: Path, names: Sequence[str]) -> list[Path]:
-    """`<realdata>/gtfs/<name>.zip`, or the folder `<realdata>/gtfs/<name>`, for each feed name."""
-    paths = []
+def feed_names(names: Sequence[str], landed: Sequence[str]) -> list[str]:
+    """The feeds named, each a landed one; a name that is not a feed name, or a feed not landed (the
+    message lists those landed), is a `PlanInputError`."""
     for name in names:
         if not FEED_NAME.match(name) or ".." in name:
-            raise PlanInputError(f"not a feed name: {name!r} (e.g. nyc_mta/subway)")
-        path = realdata / "gtfs" / f"{name}.zip"
-        if not path.exists():
-            path = realdata / "gtfs" / name
-        if not path.exists():
-            raise PlanInputError(f"no GTFS feed {name!r} under {realdata / 'gtfs'}")
-        paths.append(path)
-    return paths
+            raise PlanInputError(f"not a feed name: {name!r} (e.g. subway)")
+        if name not in landed:
+            listed = ", ".join(landed) or "none (land one: dthub ingest -a gtfs.<file> feed.zip)"
+            raise PlanInputError(f"no landed GTFS feed {name!r}; landed: {listed}")
+    return list(names)
 
 
 def seconds(text: str) -> int:
@@ -49,9 +48,17 @@ def seconds(text: str) -> int:
 
 
 def load_network(
-    paths: Sequence[Path], day: date, *, walk_radius_m: float, walk_speed_mps: float, console: Console
+    hub: Hub,
+    names: Sequence[str],
+    day: date,
+    *,
+    walk_radius_m: float,
+    walk_speed_mps: float,
+    console: Console,
 ) -> Timetable:
-    """Read the feeds and build the day's timetable under a progress bar (one step per feed, one to build)."""
+    """Read the landed feeds as the planner (`landed.PlannerUnavailable` when it is not provisioned:
+    `dthub access planner`) and build the day's timetable under a progress bar (one step to list the landed
+    feeds, one per feed, one to build)."""
     progress = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -61,11 +68,14 @@ def load_network(
         transient=True,
     )
     with progress:
-        task = progress.add_task("读取 reading feeds", total=len(paths) + 1)
+        task = progress.add_task("读取 reading the landed feeds", total=len(names) + 2)
+        consumer = planner(hub)
+        wanted = feed_names(names, landed_feeds(hub, consumer))
+        progress.advance(task)
         feeds = []
-        for path in paths:
-            progress.update(task, description=f"读取 reading {path.name}")
-            feeds.append(read_feed(path, name=path.name.removesuffix(".zip")))
+        for name in wanted:
+            progress.update(task, description=f"读取 reading {name}")
+            feeds.append(landed_feed(hub, consumer, name))
             progress.advance(task)
         progress.update(task, description=f"构建 building the timetable of {day.isoformat()}")
         timetable = build_timetable(feeds, day, walk_radius_m=walk_radius_m, walk_speed_mps=walk_speed_mps)
