@@ -20,7 +20,9 @@ from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
 from math import asin, cos, radians, sin, sqrt
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -214,23 +216,63 @@ class _Polyline:
         return float(np.sqrt((d * d).sum(axis=1).min()))
 
 
-@dataclass(frozen=True, slots=True)
-class _At:
-    """What several rules read of a fix's time: night or not, the local hour."""
+_US = timedelta(microseconds=1)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_HOUR_US, _DAY_US, _S_US = 3_600_000_000, 86_400_000_000, 1_000_000
 
-    night: bool
-    hour: int
+
+def _micros(at: datetime) -> int:
+    """Microseconds since the epoch (UTC), exact: the rules subtract and compare these ints instead of
+    datetimes, with the same results (a difference over 10⁶ is what `timedelta.total_seconds` gives)."""
+    return (at - _EPOCH) // _US
+
+
+@lru_cache(maxsize=4_096)
+def _offset_us(utc_hour: int) -> int | None:
+    """`LOCAL`'s UTC offset throughout the UTC hour `utc_hour` (hours since the epoch), µs; None where it
+    changes inside that hour (then the instant itself is converted)."""
+    start = _EPOCH + timedelta(hours=utc_hour)
+    first, last = start.astimezone(LOCAL).utcoffset(), (start + timedelta(hours=1) - _US).astimezone(LOCAL)
+    if first is None or first != last.utcoffset():
+        return None
+    return first // _US
+
+
+def _time_us(clock: time) -> int:
+    return ((clock.hour * 60 + clock.minute) * 60 + clock.second) * _S_US + clock.microsecond
+
+
+class _Clock:
+    """Night or not, and the local hour, of an instant given in µs since the epoch: the local time of
+    day from `LOCAL`'s offset per UTC hour (cached), compared as µs with the night window."""
+
+    def __init__(self, night: tuple[time, time]) -> None:
+        self.start, self.end = _time_us(night[0]), _time_us(night[1])
+        self.wraps = night[0] > night[1]
+
+    def __call__(self, us: int) -> tuple[bool, int]:
+        offset = _offset_us(us // _HOUR_US)
+        if offset is None:
+            local = (_EPOCH + us * _US).astimezone(LOCAL)
+            clock = _time_us(local.time())
+        else:
+            clock = (us + offset) % _DAY_US
+        start, end = self.start, self.end
+        night = clock >= start or clock < end if self.wraps else start <= clock < end
+        return night, clock // _HOUR_US
 
 
 class _Runs:
-    """Runs of consecutive fixes for which `inside` holds; `close` makes a run an alarm (or None)."""
+    """A run of consecutive fixes for which a rule holds; `close` makes a run an alarm (or None)."""
 
-    def __init__(self, inside: Callable[[Fix, _At], bool], close: Callable[[list[Fix]], Alarm | None]):
-        self.inside, self.close = inside, close
+    __slots__ = ("close", "run")
+
+    def __init__(self, close: Callable[[list[Fix]], Alarm | None]):
+        self.close = close
         self.run: list[Fix] = []
 
-    def step(self, fix: Fix, at: _At, out: list[Alarm]) -> None:
-        if self.inside(fix, at):
+    def step(self, inside: bool, fix: Fix, out: list[Alarm]) -> None:
+        if inside:
             self.run.append(fix)
         elif self.run:
             alarm = self.close(self.run)
@@ -244,29 +286,32 @@ class _Runs:
 
 
 class _Fatigue:
-    """Continuous driving without a rest, driving in 24 h and in 7 days (疲劳驾驶), fix by fix."""
+    """Continuous driving without a rest, driving in 24 h and in 7 days (疲劳驾驶), fix by fix; times are
+    µs since the epoch (`_micros`)."""
 
     def __init__(self, config: RuleConfig) -> None:
         self.config = config
+        self.moving_kmh = config.moving_kmh
         self.limits: ClassLimits | None = None
         self.stretch: list[Fix] = []
         self.driving_s = 0.0
         self.raised = False
-        self.stopped_since: datetime | None = None
-        self.day: deque[tuple[Fix, float]] = deque()  # (fix ending a driven interval, its seconds)
+        self.stopped_since: int | None = None
+        self.day: deque[tuple[Fix, float, int]] = deque()  # (fix ending a driven interval, its s, its µs)
         self.day_s = 0.0
         self.day_raised = False
-        self.spans: deque[list[Fix]] = deque()  # [first, last] fix of each unbroken run of driving
+        self.spans: deque[list[Any]] = deque()  # [first, last fix, first, last µs] of each run of driving
         self.spans_s = 0.0
         self.week_raised = False
 
-    def step(self, previous: Fix, fix: Fix, at: _At, out: list[Alarm]) -> None:
-        config = self.config
-        limits = self.limits = self.limits or config.limits(previous.vehicle_class)
-        gap = (fix.at - previous.at).total_seconds()
-        if previous.speed_kmh < config.moving_kmh:
-            self.stopped_since = self.stopped_since or previous.at
-            if (fix.at - self.stopped_since).total_seconds() >= limits.min_rest_s:
+    def step(self, previous: Fix, was: int, fix: Fix, now: int, night: bool, out: list[Alarm]) -> None:
+        """`was`, `now`: the µs of `previous` and `fix`."""
+        limits = self.limits = self.limits or self.config.limits(previous.vehicle_class)
+        gap = (now - was) / _S_US
+        if previous.speed_kmh < self.moving_kmh:
+            if self.stopped_since is None:
+                self.stopped_since = was
+            if (now - self.stopped_since) / _S_US >= limits.min_rest_s:
                 self.stretch = []
             return
         self.stopped_since = None
@@ -274,7 +319,7 @@ class _Fatigue:
             self.stretch, self.driving_s, self.raised = [previous], 0.0, False
         self.driving_s += gap
         self.stretch.append(fix)
-        limit = limits.max_night_driving_s if at.night else limits.max_day_driving_s
+        limit = limits.max_night_driving_s if night else limits.max_day_driving_s
         if self.driving_s > limit and not self.raised:
             self.raised = True
             detail = (
@@ -282,14 +327,15 @@ class _Fatigue:
                 f"(limit {limit / 3600:g} h)"
             )
             out.append(_alarm("fatigue.continuous", "high", self.stretch, detail))
-        self._daily(fix, gap, limits, out)
-        self._weekly(previous, fix, gap, limits, out)
+        self._daily(fix, now, gap, limits, out)
+        self._weekly(previous, was, fix, now, gap, limits, out)
 
-    def _daily(self, fix: Fix, gap: float, limits: ClassLimits, out: list[Alarm]) -> None:
-        self.day.append((fix, gap))
+    def _daily(self, fix: Fix, now: int, gap: float, limits: ClassLimits, out: list[Alarm]) -> None:
+        day = self.day
+        day.append((fix, gap, now))
         self.day_s += gap
-        while (fix.at - self.day[0][0].at).total_seconds() > DAY_S:
-            self.day_s -= self.day.popleft()[1]
+        while (now - day[0][2]) / _S_US > DAY_S:
+            self.day_s -= day.popleft()[1]
         if self.day_s <= limits.max_daily_driving_s:
             self.day_raised = False
         elif not self.day_raised:
@@ -298,36 +344,52 @@ class _Fatigue:
                 f"{self.day_s / 3600:.2f} h of driving within 24 h "
                 f"(limit {limits.max_daily_driving_s / 3600:g} h)"
             )
-            out.append(_alarm("fatigue.daily", "high", [f for f, _ in self.day], detail))
+            out.append(_alarm("fatigue.daily", "high", [f for f, _, _ in day], detail))
 
-    def _weekly(self, previous: Fix, fix: Fix, gap: float, limits: ClassLimits, out: list[Alarm]) -> None:
+    def _weekly(
+        self, previous: Fix, was: int, fix: Fix, now: int, gap: float, limits: ClassLimits, out: list[Alarm]
+    ) -> None:
         """Driving time inside the last 7 × 24 h: the unbroken spans of driving, the oldest cut at the
         window's start, so a week of 30 s reports keeps a few hundred spans, not every fix."""
-        if self.spans and self.spans[-1][1] is previous:
-            self.spans[-1][1] = fix
+        spans = self.spans
+        if spans and spans[-1][1] is previous:
+            last = spans[-1]
+            last[1], last[3] = fix, now
         else:
-            self.spans.append([previous, fix])
+            spans.append([previous, fix, was, now])
         self.spans_s += gap
-        cutoff = fix.at - timedelta(seconds=WEEK_S)
-        while self.spans[0][1].at <= cutoff:
-            first, last = self.spans.popleft()
-            self.spans_s -= (last.at - first.at).total_seconds()
-        head = self.spans[0][0]
-        total = self.spans_s - max(0.0, (cutoff - head.at).total_seconds())
+        cutoff = now - WEEK_S * _S_US
+        while spans[0][3] <= cutoff:
+            _, _, first, end = spans.popleft()
+            self.spans_s -= (end - first) / _S_US
+        head = spans[0]
+        total = self.spans_s - max(0.0, (cutoff - head[2]) / _S_US)
         limit = limits.max_weekly_driving_s
         if limit is None or total <= limit:
             self.week_raised = False
         elif not self.week_raised:
             self.week_raised = True
             detail = f"{total / 3600:.2f} h of driving within 7 days (limit {limit / 3600:g} h)"
-            out.append(_alarm("fatigue.weekly", "high", (head, fix), detail))
+            out.append(_alarm("fatigue.weekly", "high", (head[0], fix), detail))
+
+
+@dataclass(frozen=True, slots=True)
+class _Class:
+    """What the per-fix checks read of a class's limits, worked out once per class."""
+
+    limits: ClassLimits
+    day_kmh: float
+    night_kmh: float
+    banned: tuple[int, int] | None
 
 
 class TrackRules:
     """One vehicle's supervision state (监控状态): `feed` it new fixes, oldest first.
 
     `route` is the assigned route of a fixed-route vehicle (lon/lat LineString), `speed_limit` the posted
-    limit of the road segment a fix is on (where known; else the class limit applies)."""
+    limit of the road segment a fix is on (where known; else the class limit applies). Per fix, only
+    what can fire is computed: times as µs ints, the class's limits worked out once, no geofence or route
+    work for a vehicle without them, no alarm-bit decoding while the terminal reports none."""
 
     def __init__(
         self,
@@ -341,39 +403,72 @@ class TrackRules:
         self.config, self.areas, self.version = config, tuple(areas), version
         self.speed_limit = speed_limit
         self._class_limits = config.limits_of()
+        self._classes: dict[str | None, _Class] = {}
+        self._clock = _Clock(config.night)
         self.last: Fix | None = None
+        self._last_us = 0
         self._inside = [False] * len(self.areas)
         self._flags: frozenset[str] = frozenset()
         self._fatigue = _Fatigue(config)
-        self._runs = [_Runs(self._overspeeding, self._overspeed), _Runs(self._banned, self._night_driving)]
+        self._overspeeds = _Runs(self._overspeed)
+        self._nights = _Runs(self._night_driving)
+        self._runs = [self._overspeeds, self._nights]
+        self._route: _Polyline | None = None
         if route is not None:
             self._route = _Polyline(route)
             self._worst = 0.0
-            self._runs.append(_Runs(self._deviating, self._deviation))
+            self._deviations = _Runs(self._deviation)
+            self._runs.append(self._deviations)
+
+    def _class(self, vehicle_class: str | None) -> _Class:
+        found = self._classes.get(vehicle_class)
+        if found is None:
+            limits = self._class_limits(vehicle_class)
+            day = limits.speed_limit_kmh
+            found = self._classes[vehicle_class] = _Class(
+                limits, day * 1.0, day * limits.night_speed_ratio, limits.banned_hours
+            )
+        return found
 
     def feed(self, fixes: Iterable[Fix]) -> list[Alarm]:
         """The alarms raised or grown by `fixes` (all later than the last fix fed), open runs as they
         stand; fixes not later than the last one fed are skipped (redelivered)."""
         out: list[Alarm] = []
-        config = self.config
+        moving_kmh = self.config.moving_kmh
+        clock, speed_limit, route = self._clock, self.speed_limit, self._route
+        overspeeds, nights = self._overspeeds, self._nights
         for fix in fixes:
             previous = self.last
-            if previous is not None and fix.at <= previous.at:
+            now = _micros(fix.at)
+            if previous is not None and now <= self._last_us:
                 continue
-            local = fix.at.astimezone(LOCAL)
-            start, end = config.night
-            clock = local.time()
-            at = _At(clock >= start or clock < end if start > end else start <= clock < end, local.hour)
-            for runs in self._runs:
-                runs.step(fix, at, out)
-            self._flags_step(fix, out)
-            self._areas_step(fix, previous is not None, out)
+            night, hour = clock(now)
+            kind = self._class(fix.vehicle_class)
+            speed = fix.speed_kmh
+            if speed_limit is None:
+                over = speed > (kind.night_kmh if night else kind.day_kmh)
+            else:
+                over = speed > self._limit(fix, night)[0]
+            if over or overspeeds.run:
+                overspeeds.step(over, fix, out)
+            banned = kind.banned
+            if banned is not None or nights.run:
+                inside = banned is not None and speed >= moving_kmh and banned[0] <= hour < banned[1]
+                nights.step(inside, fix, out)
+            if route is not None:
+                self._deviations.step(self._deviating(fix), fix, out)
+            if fix.alarm_word or self._flags:
+                self._flags_step(fix, out)
+            if self.areas:
+                self._areas_step(fix, previous is not None, out)
             if previous is not None:
-                self._fatigue.step(previous, fix, at, out)
-                self._pairwise(previous, fix, out)
-            self.last = fix
+                was = self._last_us
+                self._fatigue.step(previous, was, fix, now, night, out)
+                self._pairwise(previous, fix, (now - was) / _S_US, out)
+            self.last, self._last_us = fix, now
         for runs in self._runs:
-            runs.pending(out)
+            if runs.run:
+                runs.pending(out)
         return out
 
     def silence(self, now: datetime) -> Alarm | None:
@@ -398,9 +493,6 @@ class TrackRules:
         base, where = posted if posted is not None else (limits.speed_limit_kmh, "")
         return base * (limits.night_speed_ratio if night else 1.0), where
 
-    def _overspeeding(self, fix: Fix, at: _At) -> bool:
-        return fix.speed_kmh > self._limit(fix, at.night)[0]
-
     def _overspeed(self, run: list[Fix]) -> Alarm | None:
         limits = self._class_limits(run[0].vehicle_class)
         if (run[-1].at - run[0].at).total_seconds() < limits.overspeed_min_s:
@@ -414,20 +506,15 @@ class TrackRules:
         )
         return _alarm("overspeed", severity, run, detail)
 
-    def _banned(self, fix: Fix, at: _At) -> bool:
-        hours = self._class_limits(fix.vehicle_class).banned_hours
-        return (
-            hours is not None and fix.speed_kmh >= self.config.moving_kmh and hours[0] <= at.hour < hours[1]
-        )
-
     def _night_driving(self, run: list[Fix]) -> Alarm:
         return _alarm("night_driving", "high", run, f"moving {len(run)} fixes in the banned hours (local)")
 
-    def _deviating(self, fix: Fix, _at: _At) -> bool:
+    def _deviating(self, fix: Fix) -> bool:
+        assert self._route is not None
         off = self._route.distance_m(fix.lon, fix.lat)
         if off <= self.config.route_deviation_m:
             return False
-        self._worst = max(self._worst, off) if self._runs[-1].run else off
+        self._worst = max(self._worst, off) if self._deviations.run else off
         return True
 
     def _deviation(self, run: list[Fix]) -> Alarm:
@@ -444,10 +531,13 @@ class TrackRules:
             out.append(_alarm(f"device.{name}", "medium", (fix,), f"terminal reported {name}"))
         self._flags = now
 
-    def _pairwise(self, previous: Fix, fix: Fix, out: list[Alarm]) -> None:
+    def _pairwise(self, previous: Fix, fix: Fix, seconds: float, out: list[Alarm]) -> None:
+        """Drift and offline between two fixes `seconds` apart."""
         config = self.config
-        seconds = (fix.at - previous.at).total_seconds()
-        metres = distance_m(previous, fix)
+        lat, lat0 = fix.lat, previous.lat  # distance_m, inline
+        dlat, dlon = radians(lat - lat0), radians(fix.lon - previous.lon)
+        h = sin(dlat / 2) ** 2 + cos(radians(lat0)) * cos(radians(lat)) * sin(dlon / 2) ** 2
+        metres = 2 * EARTH_RADIUS_M * asin(min(1.0, sqrt(h)))
         implied = metres / seconds * 3.6 if seconds > 0 else float("inf") if metres > 0 else 0.0
         if implied > config.drift_kmh:
             detail = f"{metres:.0f} m in {seconds:g} s: implied {implied:.0f} km/h over {config.drift_kmh:g}"
