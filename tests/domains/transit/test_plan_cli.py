@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from dthub.cli import app as cli
 from dthub.domains import DOMAINS
-from dthub.domains.transit.landed import landed_feed, planner, trip_updates
+from dthub.domains.transit.landed import landed_feed, landed_systems, planner, trip_updates
 from dthub.domains.transit.realtime import Schedule
 from dthub.domains.transit.realtime_apply import apply_trip_updates
 from dthub.domains.transit.timetable import Timetable, build_timetable
@@ -28,7 +28,7 @@ from dthub.hub.core import Hub
 from dthub.hub.identity import Role
 from dthub.hub.settings import Settings
 from fixtures.hub import REALDATA, need_realdata
-from fixtures.planner import land_feeds
+from fixtures.planner import BOULDER_GBFS, land_feeds
 
 CAIRNS = REALDATA / "gtfs" / "gtfs_kit" / "cairns_gtfs.zip"
 DAY = date(2014, 6, 4)
@@ -155,3 +155,17 @@ def test_trip_updates_ingested_for_a_feed_are_applied_in_its_time_zone(home: Pat
     assert applied.updated == 1
     late, late_row = where(applied.timetable, 2)
     assert applied.timetable.times(late, late_row)[0] == scheduled.times(third, row)[0] + 240
+
+
+def test_ingest_source_names_the_bike_share_system(home: Path) -> None:
+    assert run(home, "access", "planner", "--as", f"person:{ADMIN}")[0] == 0  # idempotent
+    information = need_realdata(BOULDER_GBFS / "station_information.json")
+    code, out, err = run(home, "ingest", "-a", "gbfs.station_information", "--source", "boulder", "--json",
+                         str(information))  # fmt: skip
+    assert code == 0, err
+    assert json.loads(out.splitlines()[0])["landed"] > 0
+    hub = Hub.open(Settings(home=home), DOMAINS)
+    try:
+        assert landed_systems(hub, planner(hub)) == ["boulder"]
+    finally:
+        hub.close()
