@@ -188,7 +188,7 @@ def new_rows(hub: Hub, spec: DatasetSpec, rows: pa.Table) -> pa.Table:
         already = ""
         if landed:
             paths = ", ".join(f"'{path}'" for path in landed)
-            match = " AND ".join(f'old."{c}" = incoming."{c}"' for c in spec.primary_key)
+            match = " AND ".join(f'old."{c}" IS NOT DISTINCT FROM incoming."{c}"' for c in spec.primary_key)
             already = f"AND NOT EXISTS (SELECT 1 FROM read_parquet([{paths}]) AS old WHERE {match})"
         order = ", ".join(["_partition", *filter(None, [spec.time_column]), *spec.primary_key])
         picked = con.sql(

@@ -161,6 +161,18 @@ def test_the_same_feed_again_is_skipped(hub: Hub, broken_feed: Path) -> None:
     assert {r.status for r in again} == {"skipped"}
 
 
+def test_a_new_version_of_the_feed_lands_no_transfer_twice(hub: Hub, broken_feed: Path) -> None:
+    """A transfer's key holds trip and route ids that are empty for a stop-to-stop transfer: a key with
+    NULLs must still match the landed row when a changed version of the feed comes."""
+    ingest_feed(hub, broken_feed)
+    stops = broken_feed / "stops.txt"
+    stops.write_text(stops.read_text() + "F,Zeta,39.13,117.25,\n")
+    again = {r.dataset: r for r in ingest_feed(hub, broken_feed)}
+    assert (again["transit.stops"].landed, again["transit.transfers"].landed) == (1, 0)
+    transfers = hub.table("transit.transfers", hub.connect()).to_pyarrow()
+    assert transfers.num_rows == 1
+
+
 def test_not_a_zip_and_a_feed_without_stops_are_refused_whole(hub: Hub, broken_feed: Path) -> None:
     result = ingest_bytes(hub, GtfsStops(feed="junk"), b"not a zip", source="junk")
     assert (result.read, result.quarantined) == (1, 1)
