@@ -6,6 +6,8 @@ import asyncio
 import json
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from dthub.domains.vehicles import registry
 from dthub.domains.vehicles.alarms import list_alarms
 from dthub.domains.vehicles.gateway import Gateway, GatewayConfig
@@ -218,3 +220,31 @@ def test_a_writer_started_later_sweeps_a_vehicle_silent_since_before_it_started(
 
     assert asyncio.run(restarted()) == ["offline:020100"]
     assert [a.rule for a in list_alarms(hub.store)] == ["offline"]
+
+
+def test_live_state_times_are_stored_as_sqlalchemy_stores_them() -> None:
+    """The writer's SQLite fast path formats timestamps itself: they must be what `UtcDateTime` binds,
+    or `reported_at` comparisons and reads of rows written either way would disagree."""
+    from datetime import timezone
+
+    from sqlalchemy.dialects import sqlite
+
+    from dthub.domains.vehicles.writer import sqlite_time
+    from dthub.hub.tables import UtcDateTime
+
+    column = UtcDateTime()
+    dialect = sqlite.dialect()
+    bind = column.impl_instance.dialect_impl(dialect).bind_processor(dialect)
+    assert bind is not None
+    for at in (
+        T0,
+        T0 + timedelta(microseconds=7),
+        datetime(2026, 1, 1, 8, 0, 1, tzinfo=timezone(timedelta(hours=8))),
+    ):
+        assert sqlite_time(at) == bind(column.process_bind_param(at, dialect))
+    assert (
+        sqlite_time(datetime(2026, 1, 1, 8, tzinfo=timezone(timedelta(hours=8))))
+        == "2026-01-01 00:00:00.000000"
+    )
+    with pytest.raises(ValueError, match="naive"):
+        sqlite_time(datetime(2026, 1, 1))
