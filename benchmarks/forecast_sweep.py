@@ -71,7 +71,7 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "in32_steps8": ("agcrn", {**_IN32, "input_steps": 8}),
     "in32_b128": ("agcrn", {**_IN32, "batch_size": 128, "learning_rate": 0.005}),
     "in32_e100": ("agcrn", {**_IN32, "max_epochs": 100}),
-    # chosen on validation (GPU sweeps above) and checked on a CPU: SZ-taxi one network, Los-loop two seeds
+    # the Los-loop configuration of docs/benchmarks.md (two seeds of in32_nohighway), validated on a CPU
     "in32_nohighway_m2": ("agcrn", {**_IN32, "node_highway": False, "members": 2}),
 }
 """Variant name -> (model, parameters over COMMON and the dataset's settings)."""
