@@ -183,8 +183,8 @@ async def serve(
     announce: Callable[[int], None] = lambda _port: None,
 ) -> None:
     """Serve the demo until Ctrl-C or SIGTERM, the gateway on `port` for the `fleet` (`start_fleet`), then
-    stop the fleet; `announce(port)` once everything listens. The planner sees the real feeds and the
-    demo's (`build.realdata_view`)."""
+    stop the fleet; `announce(port)` once everything listens. The planner plans on the feeds landed
+    in the hub (the demo city's); GTFS-RT matching reads the real static feeds (`build.realdata_view`)."""
     from dthub.api import create_app
 
     view = realdata_view(settings.home, settings.realdata, feed_folder(settings.home))

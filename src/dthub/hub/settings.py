@@ -155,8 +155,8 @@ class Settings(BaseSettings):
     transit_timezone: str = Field(
         default="Asia/Shanghai",
         description=(
-            "Trip planner: time zone of the landed GTFS feeds (agency.txt is not landed), in which GTFS-RT "
-            "absolute times become times of the service day."
+            "Trip planner: time zone of a landed GTFS feed without an agency row (`transit.agencies` gives "
+            "each feed's own), in which GTFS-RT absolute times become times of the service day."
         ),
     )
     host: str = Field(default="127.0.0.1", description="Address `dthub serve` listens on.")
