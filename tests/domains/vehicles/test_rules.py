@@ -230,3 +230,24 @@ def test_any_split_into_feeds_ends_with_exactly_the_alarms_of_one_feed() -> None
     rules = TrackRules(config=config, areas=areas, route=route)
     found = [a for fix in fixes for a in rules.feed([fix, fix])]
     assert latest(found) == whole
+
+
+def test_the_rules_clock_reads_night_and_hour_as_the_local_time_does() -> None:
+    """The rules read night and the local hour from µs ints and a cached offset per UTC hour: the same
+    answers as converting each instant to Asia/Shanghai, at the window's edges to the microsecond."""
+    from datetime import time
+
+    from dthub.domains.vehicles.rules import LOCAL, _Clock, _micros
+
+    rng = random.Random(808)
+    edges = [datetime(2026, 11, 25, h, tzinfo=UTC) + timedelta(microseconds=d)
+             for h in (13, 14, 21, 22, 23) for d in (-1, 0, 1)]  # fmt: skip
+    spread = [
+        datetime(1995, 1, 1, tzinfo=UTC) + timedelta(microseconds=rng.randrange(10**15)) for _ in range(3000)
+    ]
+    for night in ((time(22), time(6)), (time(1, 30, 0, 5), time(4)), (time(0), time(0))):
+        config = RuleConfig(night=night)
+        clock = _Clock(night)
+        for at in edges + spread:
+            local = at.astimezone(LOCAL)
+            assert clock(_micros(at)) == (config.is_night(at), local.hour), (night, at)
