@@ -73,6 +73,53 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "in32_e100": ("agcrn", {**_IN32, "max_epochs": 100}),
     # the Los-loop configuration of docs/benchmarks.md (two seeds of in32_nohighway), validated on a CPU
     "in32_nohighway_m2": ("agcrn", {**_IN32, "node_highway": False, "members": 2}),
+    # third sweep: Los-loop, Huber loss between the squared error (RMSE) and the absolute one (MAE)
+    "in32_nohighway_huber2": ("agcrn", {**_IN32, "node_highway": False, "loss": "huber", "huber_kmh": 2.0}),
+    "in32_nohighway_huber5": ("agcrn", {**_IN32, "node_highway": False, "loss": "huber", "huber_kmh": 5.0}),
+    "in32_nohighway_huber10": ("agcrn", {**_IN32, "node_highway": False, "loss": "huber", "huber_kmh": 10.0}),
+    "in32_nohighway_huber2_s11": (
+        "agcrn",
+        {**_IN32, "node_highway": False, "loss": "huber", "huber_kmh": 2.0, "seed": 11},
+    ),
+    "in32_nohighway_huber5_s11": (
+        "agcrn",
+        {**_IN32, "node_highway": False, "loss": "huber", "huber_kmh": 5.0, "seed": 11},
+    ),
+    "in32_nohighway_mae": ("agcrn", {**_IN32, "node_highway": False, "loss": "mae"}),
+    "in32_nohighway_mae_s11": ("agcrn", {**_IN32, "node_highway": False, "loss": "mae", "seed": 11}),
+    "in48_nohighway_huber5": (
+        "agcrn",
+        {"spatial": "inputs", "input_steps": 12, "node_highway": False, "loss": "huber", "huber_kmh": 5.0},
+    ),
+    "gru_huber5": ("gru", {"loss": "huber", "huber_kmh": 5.0}),
+    # fourth sweep: Los-loop, Huber thresholds near the squared error, seeds, two members
+    **{
+        f"in32_nohighway_huber{kmh}" + (f"_s{seed}" if seed != 7 else "") + (f"_m{m}" if m > 1 else ""): (
+            "agcrn",
+            {
+                **_IN32,
+                "node_highway": False,
+                "loss": "huber",
+                "huber_kmh": float(kmh),
+                "seed": seed,
+                "members": m,
+            },
+        )
+        for kmh, seed, m in (
+            (10, 11, 1),
+            (10, 3, 1),
+            (10, 7, 2),
+            (15, 7, 1),
+            (15, 11, 1),
+            (15, 3, 1),
+            (20, 7, 1),
+            (20, 11, 1),
+            (7, 7, 1),
+            (12, 7, 1),
+            (12, 11, 1),
+            (15, 7, 2),
+        )
+    },
 }
 """Variant name -> (model, parameters over COMMON and the dataset's settings)."""
 

@@ -122,3 +122,21 @@ def test_the_graph_beats_the_gru_where_a_road_follows_its_neighbour(spatial: str
         forecast, _ = forecast_windows(model, panel, ends, horizons)
         errors[name] = float(np.mean(np.abs(forecast[:, :, 1::2] - truth)))
     assert errors["graph"] < 0.6 * errors["gru"], errors
+
+
+def test_huber_loss_is_the_squared_error_below_its_threshold() -> None:
+    """Below `huber_kmh` the Huber loss is the squared error over twice the threshold: with every error
+    below a threshold of 1,000 km/h, Adam (invariant to the loss's scale) trains the same network; a threshold
+    of 0.5 km/h (nearly the absolute error) trains another."""
+    for bad in ({"loss": "quantile"}, {"huber_kmh": 0.0}):
+        with pytest.raises(ForecastError, match="bad_params"):
+            make_model("agcrn", **bad)
+    panel = _lagged_pairs(rows=400)
+    params = {**TINY, "spatial": "inputs", "weight_decay": 0.0}  # weight decay is not scale-invariant
+    squared = make_model("agcrn", loss="mse", **params)
+    huber = make_model("agcrn", loss="huber", huber_kmh=1000.0, **params)
+    narrow = make_model("agcrn", loss="huber", huber_kmh=0.5, **params)
+    for model in (squared, huber, narrow):
+        model.fit(panel.rows(0, 300), 2)
+    np.testing.assert_allclose(huber.predict(panel, 2), squared.predict(panel, 2), atol=0.05)
+    assert np.abs(narrow.predict(panel, 2) - squared.predict(panel, 2)).max() > 0.05

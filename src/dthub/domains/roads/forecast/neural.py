@@ -17,7 +17,8 @@ weights shared by all nodes). The operator `A_hat` holds no weights, so both mod
 parameters, and on a graph without edges (`A_hat = I`) they are the same model: comparing them measures what
 the road graph adds, and nothing else.
 
-Training: Adam on the squared (`loss="mse"`) or absolute (`"mae"`) error of the scaled speeds, mini-batches
+Training: Adam on the squared (`loss="mse"`), absolute (`"mae"`) or Huber (`"huber"`: squared below
+`huber_kmh`, absolute above, as smooth L1) error of the scaled speeds, mini-batches
 of windows, early stopping on the last `val_fraction` of the panel given to `fit` (windows cut inside each
 part); `max_seconds` bounds the CPU seconds of training (process time, so load from other work does not
 cut it short). `members > 1` trains that many networks from seeds `seed, seed + 1, ...` (each within
@@ -165,6 +166,7 @@ class TGCNForecaster:
         seed: int = 7,
         device: str = "cpu",
         members: int = 1,
+        huber_kmh: float = 5.0,
     ) -> None:
         if input_steps < 1 or hidden < 1 or batch_size < 1 or max_epochs < 1:
             raise ForecastError("bad_params", "input_steps, hidden, batch_size and max_epochs must be >= 1")
@@ -179,9 +181,11 @@ class TGCNForecaster:
         self.learning_rate, self.weight_decay, self.batch_size = learning_rate, weight_decay, batch_size
         self.max_epochs, self.patience, self.max_seconds = max_epochs, patience, max_seconds
         self.val_fraction, self.seed = val_fraction, seed
-        if loss not in ("mse", "mae"):
-            raise ForecastError("bad_params", f"loss {loss!r}; want mse or mae")
-        self.loss = loss
+        if loss not in ("mse", "mae", "huber"):
+            raise ForecastError("bad_params", f"loss {loss!r}; want mse, mae or huber")
+        if huber_kmh <= 0:
+            raise ForecastError("bad_params", f"huber_kmh must be > 0, got {huber_kmh}")
+        self.loss, self.huber_kmh = loss, huber_kmh
         if device not in DEVICES:
             raise ForecastError("bad_params", f"device {device!r}; want one of {', '.join(DEVICES)}")
         self.device = device
@@ -203,6 +207,7 @@ class TGCNForecaster:
             "hidden": self.hidden,
             "calendar": self.calendar,
             "loss": self.loss,
+            "huber_kmh": self.huber_kmh,
             "scale_kmh": self.scale_kmh,
             "learning_rate": self.learning_rate,
             "weight_decay": self.weight_decay,
@@ -318,9 +323,14 @@ class TGCNForecaster:
         )
         best, best_state, waited = math.inf, None, 0
         power = 2 if self.loss == "mse" else 1
+        beta = self.huber_kmh / self.scale
 
         def error(out: Any, y: Any, known: Any) -> Any:
-            return ((out - y).abs() ** power * known).sum() / known.sum().clamp(min=1)
+            if self.loss == "huber":
+                each = torch.nn.functional.smooth_l1_loss(out, y, reduction="none", beta=beta)
+            else:
+                each = (out - y).abs() ** power
+            return (each * known).sum() / known.sum().clamp(min=1)
 
         started = time.process_time()  # CPU seconds: load from other work does not cut training short
         history: list[dict[str, float]] = []
