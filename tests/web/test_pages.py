@@ -52,9 +52,10 @@ def test_overview_counts_and_tpi_of_the_latest_day(console: Console) -> None:
     page = logged_in(console, "wang.steward").get("/console/").text
     figure = dict(re.findall(r'data-figure="([\w-]+)">([\d.]+)<', page))
     # stale: the 2022 PeMS observations, the 2025 fleet's reports and alarms, Boulder's 2022 bike status;
-    # fresh: two PeMS datasets, the seven transit datasets of the Cairns feed and Boulder's bike stations;
+    # fresh: two PeMS datasets, the eight transit datasets of the Cairns feed (all but transfers: it has no
+    # transfers.txt) and Boulder's bike stations;
     # quarantined: two PeMS lines and the frame with a bad check byte that simulated vehicle 1 sends
-    assert (figure["stale"], figure["fresh"], figure["quarantine"]) == ("4", "10", "3")
+    assert (figure["stale"], figure["fresh"], figure["quarantine"]) == ("4", "11", "3")
     assert int(figure["batches"]) >= 7
     assert (figure["online"], figure["alarms-today"]) == (str(FLEET_VEHICLES), figure["alarms-open"])
     assert int(figure["alarms-today"]) >= 2
