@@ -71,7 +71,7 @@ VARIANTS: dict[str, tuple[str, dict[str, object]]] = {
     "in32_steps8": ("agcrn", {**_IN32, "input_steps": 8}),
     "in32_b128": ("agcrn", {**_IN32, "batch_size": 128, "learning_rate": 0.005}),
     "in32_e100": ("agcrn", {**_IN32, "max_epochs": 100}),
-    # the Los-loop configuration of docs/benchmarks.md (two seeds of in32_nohighway), validated on a CPU
+    # the earlier Los-loop configuration (two seeds of in32_nohighway, squared error), validated on a CPU
     "in32_nohighway_m2": ("agcrn", {**_IN32, "node_highway": False, "members": 2}),
     # third sweep: Los-loop, Huber loss between the squared error (RMSE) and the absolute one (MAE)
     "in32_nohighway_huber2": ("agcrn", {**_IN32, "node_highway": False, "loss": "huber", "huber_kmh": 2.0}),
