@@ -16,10 +16,9 @@ from typing import Any
 
 import pyarrow as pa
 
-from dthub.domains.transit.datasets import CALENDAR, CALENDAR_DATES, STOPS
+from dthub.domains.transit.datasets import CALENDAR, CALENDAR_DATES, GTFS_DATASETS, STOPS
 from dthub.domains.transit.landed import (
     BIKE_DATASETS,
-    GTFS_DATASETS,
     PlannerUnavailable,
     landed_feeds,
     landed_systems,

@@ -7,17 +7,7 @@ all modes (一码通乘): rider accounts, their taps (`maas.taps`) and charges (
 from __future__ import annotations
 
 from dthub.domains.transit.api import maas_router, router
-from dthub.domains.transit.datasets import (
-    AGENCIES,
-    CALENDAR,
-    CALENDAR_DATES,
-    GTFS_FINDINGS,
-    ROUTES,
-    STOP_TIMES,
-    STOPS,
-    TRANSFERS,
-    TRIPS,
-)
+from dthub.domains.transit.datasets import GTFS_DATASETS, GTFS_FINDINGS
 from dthub.domains.transit.gbfs_ingest import (
     BIKE_STATION_STATUS,
     BIKE_STATIONS,
@@ -50,14 +40,7 @@ DOMAIN = Domain(
     title_zh="公共交通",
     title_en="Public transport",
     datasets=(
-        AGENCIES,
-        STOPS,
-        ROUTES,
-        TRIPS,
-        STOP_TIMES,
-        CALENDAR,
-        CALENDAR_DATES,
-        TRANSFERS,
+        *GTFS_DATASETS,
         GTFS_FINDINGS,
         *REALTIME_DATASETS,
     ),

@@ -24,10 +24,10 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from dthub.domains.transit.avl_api import avl_router
+from dthub.domains.transit.datasets import GTFS_DATASETS
 from dthub.domains.transit.gbfs import BikeNetwork, BikeRules, network_at
 from dthub.domains.transit.gtfs import Feed
 from dthub.domains.transit.landed import (
-    GTFS_DATASETS,
     PlannerUnavailable,
     bike_stations,
     bike_status,

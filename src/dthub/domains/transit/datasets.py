@@ -222,3 +222,15 @@ GTFS_FINDINGS = _spec(
     ],
     ("feed_version", "number"),
 )
+
+GTFS_DATASETS: tuple[DatasetSpec, ...] = (
+    AGENCIES,
+    STOPS,
+    ROUTES,
+    TRIPS,
+    STOP_TIMES,
+    CALENDAR,
+    CALENDAR_DATES,
+    TRANSFERS,
+)
+"""The files of a GTFS feed as datasets (`gtfs.*` adapters land them; the trip planner reads them)."""

@@ -34,6 +34,7 @@ from dthub.domains.transit.datasets import (
     AGENCIES,
     CALENDAR,
     CALENDAR_DATES,
+    GTFS_DATASETS,
     ROUTES,
     STOP_TIMES,
     STOPS,
@@ -59,16 +60,6 @@ from dthub.hub.tables import BatchRow, LakeFileRow, utcnow
 PLANNER_ID = "maas-planner"
 PLANNER_NAME = "出行规划服务 Trip planner (service identity)"
 PURPOSE = "trip planning (行程规划)"
-GTFS_DATASETS: tuple[DatasetSpec, ...] = (
-    AGENCIES,
-    STOPS,
-    ROUTES,
-    TRIPS,
-    STOP_TIMES,
-    CALENDAR,
-    CALENDAR_DATES,
-    TRANSFERS,
-)
 BIKE_DATASETS: tuple[DatasetSpec, ...] = (BIKE_STATIONS, BIKE_STATION_STATUS)
 PLANNER_DATASETS: tuple[DatasetSpec, ...] = (*GTFS_DATASETS, STOP_TIME_UPDATES, *BIKE_DATASETS)
 """What the planner reads."""
