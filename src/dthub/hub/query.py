@@ -274,9 +274,17 @@ def _literal(value: Any) -> Any:
 
 
 def read_page(
-    hub: Hub, consumer: Consumer, spec: DatasetSpec, decision: Decision, query: RowQuery, *, fmt: str
+    hub: Hub,
+    consumer: Consumer,
+    spec: DatasetSpec,
+    decision: Decision,
+    query: RowQuery,
+    *,
+    fmt: str,
+    purpose: str | None = None,
 ) -> pa.Table:
-    """One page, decrypted then masked as the decision says; the read and any decryption are audited."""
+    """One page, decrypted then masked as the decision says; the read and any decryption are audited (with
+    the `purpose` of a service identity's read, when given)."""
     served, decrypted = 0, dict[str, int]()
     key = access.pseudonym_key(hub.settings, consumer)
     try:
@@ -286,7 +294,7 @@ def read_page(
         served = masked.num_rows
         return masked
     finally:
-        record_read(hub, consumer, spec, query, fmt=fmt, rows=served)
+        record_read(hub, consumer, spec, query, fmt=fmt, rows=served, purpose=purpose)
         record_decryption(hub, consumer, spec, decision, decrypted)
 
 
@@ -320,11 +328,21 @@ def record_decryption(
 
 
 def record_read(
-    hub: Hub, consumer: Consumer, spec: DatasetSpec, query: RowQuery, *, fmt: str, rows: int
+    hub: Hub,
+    consumer: Consumer,
+    spec: DatasetSpec,
+    query: RowQuery,
+    *,
+    fmt: str,
+    rows: int,
+    purpose: str | None = None,
 ) -> None:
-    action = Action.READ if fmt in ("json", "geojson") else Action.EXPORT
-    detail = {"step": "rows", "format": fmt, "rows": rows, **query.describe()}
-    audit.append(hub.store, consumer.actor, action, spec.id, detail)
+    """Audit a read: `arrow` is an in-process read (a service of the hub), CSV and Parquet are exports."""
+    action = Action.READ if fmt in ("json", "geojson", "arrow") else Action.EXPORT
+    detail: dict[str, Any] = {"step": "rows", "format": fmt, "rows": rows}
+    if purpose is not None:
+        detail["purpose"] = purpose
+    audit.append(hub.store, consumer.actor, action, spec.id, {**detail, **query.describe()})
 
 
 def geojson(spec: DatasetSpec, rows: pa.Table) -> dict[str, Any]:

@@ -46,9 +46,8 @@ from dthub.domains.transit.gbfs_ingest import BIKE_STATION_STATUS, BIKE_STATIONS
 from dthub.domains.transit.gtfs import WEEKDAYS, Feed
 from dthub.domains.transit.realtime import StopTimeEvent, StopTimeUpdate, TripRef, TripUpdate
 from dthub.domains.transit.realtime_ingest import STOP_TIME_UPDATES
-from dthub.hub import access, access_requests, audit, engine, identity, keys, query
+from dthub.hub import access, access_requests, identity, query
 from dthub.hub.access import Decision
-from dthub.hub.audit import Action
 from dthub.hub.classification import Level
 from dthub.hub.core import Hub
 from dthub.hub.dataset import DatasetSpec
@@ -190,19 +189,7 @@ def read_rows(
     rows_query = query.RowQuery(
         fields=tuple(fields), filters=tuple(filters), since=since, until=until, sort=sort, limit=limit
     )
-    served, decrypted = 0, dict[str, int]()
-    try:
-        rows = engine.to_arrow(query.expression(hub, hub.reader(), spec, decision, rows_query))
-        rows, decrypted = keys.decrypt_columns(hub, spec, rows)
-        masked = access.apply(
-            decision, spec, rows, pseudonym_key=access.pseudonym_key(hub.settings, consumer)
-        )
-        served = masked.num_rows
-        return masked
-    finally:
-        detail = {"step": "rows", "format": "arrow", "rows": served, "purpose": PURPOSE}
-        audit.append(hub.store, consumer.actor, Action.READ, spec.id, {**detail, **rows_query.describe()})
-        query.record_decryption(hub, consumer, spec, decision, decrypted)
+    return query.read_page(hub, consumer, spec, decision, rows_query, fmt="arrow", purpose=PURPOSE)
 
 
 def landed_version(hub: Hub, specs: Sequence[DatasetSpec] = PLANNER_DATASETS) -> tuple[int, ...]:
