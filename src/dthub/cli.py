@@ -237,9 +237,9 @@ SOURCE_FIELDS = ("source", "system")
 def named_source(adapter: Adapter, name: str) -> Adapter:
     """`adapter` landing its rows under `name`; a name that is not a feed name, or an adapter that takes
     none, ends the command."""
-    from dthub.domains.transit.api import FEED_NAME
+    from dthub.domains.transit.api import is_feed_name
 
-    if not FEED_NAME.match(name) or ".." in name:
+    if not is_feed_name(name):
         fail(f"not a source name: {name!r} (letters, digits, _ and -, e.g. subway)", BAD_INPUT)
     fields: dict[str, object] = getattr(adapter, "__dataclass_fields__", {})  # a frozen dataclass
     for field in SOURCE_FIELDS:

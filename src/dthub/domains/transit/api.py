@@ -55,6 +55,13 @@ maas_router = APIRouter()
 
 FEED_NAME = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_.-]+)*$")
 TIME = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
+"""`HH:MM[:SS]` of a service day (hours may pass 24)."""
+
+
+def is_feed_name(name: str) -> bool:
+    """A feed's (or GTFS-RT source's, GBFS system's) name: `/`-separated parts of letters, digits, `_`,
+    `-` (and `.` after the first part), never `..`."""
+    return FEED_NAME.match(name) is not None and ".." not in name
 
 
 class PlanRequest(Model):
@@ -264,7 +271,7 @@ def _answer(hub: HubDep, request: PlanRequest) -> dict[str, Any]:
     except ValueError:
         raise ApiProblem(422, "request.invalid", f"body.date: not a date, got {request.date!r}") from None
     for name in request.feeds:
-        if not FEED_NAME.match(name) or ".." in name:
+        if not is_feed_name(name):
             raise ApiProblem(422, "request.invalid", f"body.feeds: not a feed name, got {name!r}")
     at = _instant(request.realtime_at, "realtime_at")
     _bike_moment(request)  # 422 before anything is read

@@ -14,13 +14,12 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from dthub.domains.transit.api import FEED_NAME
+from dthub.domains.transit.api import TIME, is_feed_name
 from dthub.domains.transit.landed import landed_feed, landed_feeds, planner
 from dthub.domains.transit.timetable import Timetable, build_timetable
 from dthub.hub.core import Hub
 
 COORDINATES = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*,\s*(-?\d+(?:\.\d+)?)\s*$")
-CLOCK = re.compile(r"^(\d{1,2}):([0-5]\d)(?::([0-5]\d))?$")
 
 
 class PlanInputError(ValueError):
@@ -31,7 +30,7 @@ def feed_names(names: Sequence[str], landed: Sequence[str]) -> list[str]:
     """The feeds named, each a landed one; a name that is not a feed name, or a feed not landed (the
     message lists those landed), is a `PlanInputError`."""
     for name in names:
-        if not FEED_NAME.match(name) or ".." in name:
+        if not is_feed_name(name):
             raise PlanInputError(f"not a feed name: {name!r} (e.g. subway)")
         if name not in landed:
             listed = ", ".join(landed) or "none (land one: dthub ingest -a gtfs.<file> feed.zip)"
@@ -41,7 +40,7 @@ def feed_names(names: Sequence[str], landed: Sequence[str]) -> list[str]:
 
 def seconds(text: str) -> int:
     """`HH:MM[:SS]` of the service day, in seconds (hours may pass 24)."""
-    match = CLOCK.match(text)
+    match = TIME.match(text)
     if match is None:
         raise PlanInputError(f"want a time HH:MM[:SS], got {text!r}")
     return int(match[1]) * 3600 + int(match[2]) * 60 + int(match[3] or 0)
